@@ -1,0 +1,150 @@
+"""Konnected (AWS IoT): legacy Konnected boards through your own AWS IoT Core account."""
+
+from __future__ import annotations
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers import device_registry as dr
+from homeassistant.util.ssl import get_default_context
+
+from .adoption import board_client
+from .board import BoardError
+from .cloud.errors import CloudError, InvalidCredentialsError
+from .cloud.signing import sign_token
+from .config_flow import cloud_account_for
+from .const import (
+    BRIDGE_CONNECT_TIMEOUT,
+    CONF_AUTHORIZER_NAME,
+    CONF_BRIDGE_ID,
+    CONF_BRIDGE_TOKEN,
+    CONF_IOT_ENDPOINT,
+    CONF_IOT_URL,
+    DOMAIN,
+    LOGGER,
+)
+from .hub import KonnectedHub
+from .iot.connection import BridgeConnection, BridgeCredentials, iot_url
+from .runtime import BoardInfo, KonnectedConfigEntry, KonnectedRuntime, adopted_boards
+
+PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR, Platform.SWITCH]
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) -> bool:
+    """Connect the bridge to AWS IoT and set up every adopted board."""
+    cloud = cloud_account_for(entry.data)
+    try:
+        private_key_pem = await hass.async_add_executor_job(cloud.load_private_key)
+    except InvalidCredentialsError as err:
+        raise ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="invalid_auth") from err
+    except CloudError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN, translation_key="cloud_unavailable", translation_placeholders={"error": str(err)}
+        ) from err
+
+    boards = {info.board_id: info for info in adopted_boards(entry)}
+    url = entry.data.get(CONF_IOT_URL) or iot_url(entry.data[CONF_IOT_ENDPOINT])
+
+    async def read_levels(board_id: str) -> dict[str, int] | None:
+        info = boards.get(board_id)
+        if info is None:
+            return None
+        try:
+            return await board_client(hass, info.host, info.port).get_levels(list(info.zones))
+        except BoardError as err:
+            LOGGER.debug("Reading board %s locally failed: %s", board_id, err)
+            return None
+
+    hub = KonnectedHub(hass, entry.entry_id, read_levels)
+    connection = BridgeConnection(
+        BridgeCredentials(
+            url=url,
+            authorizer_name=entry.data[CONF_AUTHORIZER_NAME],
+            token=entry.data[CONF_BRIDGE_TOKEN],
+            signature=sign_token(private_key_pem, entry.data[CONF_BRIDGE_TOKEN]),
+            client_id=f"konnected-bridge-{entry.data[CONF_BRIDGE_ID]}",
+        ),
+        hub.async_handle_report,
+        hub.async_connection_changed,
+        ssl_context=get_default_context() if url.startswith("wss://") else None,
+    )
+    for board_id in boards:
+        hub.track_board(board_id)
+    hub.attach(connection)
+    connection.start()
+    if not await connection.wait_connected(BRIDGE_CONNECT_TIMEOUT):
+        error = connection.last_error or "timeout"
+        await hub.async_shutdown()
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="bridge_unreachable",
+            translation_placeholders={"error": error},
+        )
+
+    entry.runtime_data = KonnectedRuntime(
+        cloud=cloud,
+        hub=hub,
+        private_key_pem=private_key_pem,
+        iot_url=url,
+        authorizer_name=entry.data[CONF_AUTHORIZER_NAME],
+        boards=boards,
+    )
+    _async_remove_stale_devices(hass, entry, boards)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) -> bool:
+    """Drop the connection and the entities."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.hub.async_shutdown()
+    return unloaded
+
+
+async def _async_update_listener(hass: HomeAssistant, entry: KonnectedConfigEntry) -> None:
+    """Boards were added, changed or removed: revoke removed ones, then reload."""
+    current = {info.board_id for info in adopted_boards(entry)}
+    runtime = entry.runtime_data
+    for board_id in set(runtime.boards) - current:
+        await _async_revoke(hass, entry, board_id)
+    await hass.config_entries.async_reload(entry.entry_id)
+
+
+async def _async_revoke(hass: HomeAssistant, entry: KonnectedConfigEntry, board_id: str) -> None:
+    try:
+        await hass.async_add_executor_job(entry.runtime_data.cloud.registry.delete, board_id)
+    except CloudError as err:
+        LOGGER.warning("Could not remove board %s from AWS: %s", board_id, err)
+    else:
+        LOGGER.info("Board %s removed from AWS; it can no longer connect", board_id)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) -> None:
+    """Removing the account revokes the bridge and every board it adopted."""
+    cloud = cloud_account_for(entry.data)
+    for device_id in [entry.data[CONF_BRIDGE_ID], *(info.board_id for info in adopted_boards(entry))]:
+        try:
+            await hass.async_add_executor_job(cloud.registry.delete, device_id)
+        except CloudError as err:
+            LOGGER.warning("Could not remove %s from AWS: %s", device_id, err)
+
+
+def _async_remove_stale_devices(
+    hass: HomeAssistant, entry: KonnectedConfigEntry, boards: dict[str, BoardInfo]
+) -> None:
+    """Devices of boards that are no longer adopted go away."""
+    registry = dr.async_get(hass)
+    for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
+        if not any(domain == DOMAIN and key in boards for domain, key in device.identifiers):
+            registry.async_update_device(device.id, remove_config_entry_id=entry.entry_id)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: KonnectedConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """A board's device can be deleted only by removing its board (which revokes it in AWS)."""
+    return not any(
+        domain == DOMAIN and key in entry.runtime_data.boards for domain, key in device.identifiers
+    )

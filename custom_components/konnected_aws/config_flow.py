@@ -1,0 +1,569 @@
+"""Config flows: the AWS account (entry) and its boards (subentries)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Mapping
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+import voluptuous as vol
+
+from homeassistant.components.binary_sensor import BinarySensorDeviceClass
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    ConfigEntry,
+    ConfigEntryState,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentry,
+    ConfigSubentryFlow,
+    SubentryFlowResult,
+)
+from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.data_entry_flow import section
+from homeassistant.helpers import instance_id
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+from homeassistant.helpers.service_info.ssdp import SsdpServiceInfo
+
+from .adoption import AdoptionError, async_adopt_board, async_read_board, async_reprovision_board
+from .board import BoardStatus, default_zones, zones_for_model
+from .cloud import AccountResources, AwsCredentials, CloudAccount
+from .cloud.errors import CloudError, InvalidCredentialsError, MissingPermissionError
+from .const import (
+    CONF_ACCESS_KEY_ID,
+    CONF_ACCOUNT_ID,
+    CONF_ADVANCED,
+    CONF_AUTHORIZER_NAME,
+    CONF_AWS_ENDPOINT_URL,
+    CONF_BOARD_ID,
+    CONF_BRIDGE_ID,
+    CONF_BRIDGE_TOKEN,
+    CONF_IOT_ENDPOINT,
+    CONF_IOT_URL,
+    CONF_REGION,
+    CONF_SECRET_ACCESS_KEY,
+    CONF_ZONES,
+    DOMAIN,
+    ENV_AWS_ENDPOINT_URL,
+    ENV_IOT_URL,
+    LOGGER,
+    SUBENTRY_BOARD,
+)
+from .runtime import KonnectedConfigEntry
+from .zones import ZoneConfig, ZoneType, needs_reprovisioning, zones_from_data
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_BOARD_PORT = 80
+
+
+def credentials_from(data: Mapping[str, Any]) -> AwsCredentials:
+    """AWS credentials of an entry's data (or of a form's input)."""
+    return AwsCredentials(
+        access_key_id=data[CONF_ACCESS_KEY_ID],
+        secret_access_key=data[CONF_SECRET_ACCESS_KEY],
+        region=data[CONF_REGION],
+    )
+
+
+def cloud_account_for(data: Mapping[str, Any]) -> CloudAccount:
+    """The cloud layer for an entry's data; a custom AWS endpoint is for emulators only."""
+    return CloudAccount(credentials_from(data), endpoint_url=data.get(CONF_AWS_ENDPOINT_URL) or None)
+
+
+def _account_schema(defaults: Mapping[str, Any], *, with_region: bool) -> vol.Schema:
+    secret = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+    fields: dict[Any, Any] = {
+        vol.Required(CONF_ACCESS_KEY_ID, default=defaults.get(CONF_ACCESS_KEY_ID, "")): str,
+        vol.Required(CONF_SECRET_ACCESS_KEY): secret,
+    }
+    if with_region:
+        fields[vol.Required(CONF_REGION, default=defaults.get(CONF_REGION, DEFAULT_REGION))] = str
+    fields[vol.Required(CONF_ADVANCED)] = section(
+        vol.Schema(
+            {
+                vol.Optional(
+                    CONF_AWS_ENDPOINT_URL,
+                    default=defaults.get(CONF_AWS_ENDPOINT_URL)
+                    or os.environ.get(ENV_AWS_ENDPOINT_URL, ""),
+                ): str,
+                vol.Optional(
+                    CONF_IOT_URL,
+                    default=defaults.get(CONF_IOT_URL) or os.environ.get(ENV_IOT_URL, ""),
+                ): str,
+            }
+        ),
+        {"collapsed": True},
+    )
+    return vol.Schema(fields)
+
+
+def _flatten_advanced(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    data = {key: value for key, value in user_input.items() if key != CONF_ADVANCED}
+    for key, value in user_input.get(CONF_ADVANCED, {}).items():
+        data[key] = value.strip() if isinstance(value, str) else value
+    return data
+
+
+def _valid_url(value: str, schemes: tuple[str, ...]) -> bool:
+    if not value:
+        return True
+    parts = urlsplit(value)
+    return parts.scheme in schemes and bool(parts.hostname)
+
+
+def _check_account_input(data: Mapping[str, Any]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not _valid_url(data.get(CONF_AWS_ENDPOINT_URL, ""), ("http", "https")):
+        errors[CONF_ADVANCED] = "invalid_url"
+    if not _valid_url(data.get(CONF_IOT_URL, ""), ("ws", "wss")):
+        errors[CONF_ADVANCED] = "invalid_url"
+    return errors
+
+
+async def _async_verify(hass: HomeAssistant, data: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
+    """The account id, or a form error key."""
+    try:
+        account_id = await hass.async_add_executor_job(cloud_account_for(data).verify)
+    except InvalidCredentialsError:
+        return None, {"base": "invalid_auth"}
+    except MissingPermissionError:
+        return None, {"base": "missing_permission"}
+    except CloudError as err:
+        LOGGER.debug("Checking AWS credentials failed: %s", err)
+        return None, {"base": "cannot_connect"}
+    return account_id, {}
+
+
+class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Set up an AWS account; adopt discovered boards into it."""
+
+    VERSION = 1
+
+    def __init__(self) -> None:
+        """Start empty."""
+        self._account_data: dict[str, Any] = {}
+        self._setup_task: asyncio.Task[AccountResources] | None = None
+        self._setup_error: str | None = None
+        self._discovered: tuple[BoardStatus, str, int] | None = None
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Boards are subentries of the account."""
+        return {SUBENTRY_BOARD: BoardSubentryFlow}
+
+    # --- the AWS account -------------------------------------------------------------
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for the account's credentials and region."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = _flatten_advanced(user_input)
+            errors = _check_account_input(data)
+            if not errors:
+                account_id, errors = await _async_verify(self.hass, data)
+            if not errors:
+                await self.async_set_unique_id(f"{account_id}_{data[CONF_REGION]}")
+                self._abort_if_unique_id_configured()
+                self._account_data = {**data, CONF_ACCOUNT_ID: account_id}
+                return await self.async_step_setup_cloud()
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(
+                _account_schema({}, with_region=True), user_input
+            ),
+            errors=errors,
+        )
+
+    async def async_step_setup_cloud(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Create or repair the AWS resources, with a progress bar."""
+        if self._setup_task is None:
+            self._setup_error = None
+            self._setup_task = self.hass.async_create_task(self._async_setup_cloud(), eager_start=False)
+        if not self._setup_task.done():
+            return self.async_show_progress(
+                step_id="setup_cloud",
+                progress_action="setting_up_aws",
+                progress_task=self._setup_task,
+            )
+        task, self._setup_task = self._setup_task, None
+        try:
+            resources = task.result()
+        except CloudError as err:
+            LOGGER.warning("Setting up the AWS account failed: %s", err)
+            self._setup_error = "permission" if isinstance(err, MissingPermissionError) else "cloud"
+            return self.async_show_progress_done(next_step_id="setup_failed")
+        self._account_data.update(
+            {
+                CONF_IOT_ENDPOINT: resources.iot_endpoint,
+                CONF_AUTHORIZER_NAME: resources.authorizer_name,
+            }
+        )
+        return self.async_show_progress_done(next_step_id="finish")
+
+    async def _async_setup_cloud(self) -> AccountResources:
+        account = cloud_account_for(self._account_data)
+        loop = self.hass.loop
+
+        def progress(step: Any, done: int, total: int) -> None:
+            loop.call_soon_threadsafe(self.async_update_progress, done / total if total else 1.0)
+
+        resources = await self.hass.async_add_executor_job(account.ensure, progress)
+        if CONF_BRIDGE_ID not in self._account_data:
+            # The bridge gets its own revocable principal, like a board.
+            bridge_id = f"bridge{secrets.token_hex(8)}"
+            user_id = await instance_id.async_get(self.hass)
+            credentials = await self.hass.async_add_executor_job(
+                account.registry.register, bridge_id, user_id, "bridge"
+            )
+            self._account_data[CONF_BRIDGE_ID] = bridge_id
+            self._account_data[CONF_BRIDGE_TOKEN] = credentials.token
+        return resources
+
+    async def async_step_setup_failed(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Say why setting up AWS failed."""
+        return self.async_abort(reason=f"setup_failed_{self._setup_error or 'cloud'}")
+
+    async def async_step_finish(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Create the entry (or update it, when reconfiguring)."""
+        data = self._account_data
+        if self.source == SOURCE_RECONFIGURE:
+            return self.async_update_reload_and_abort(self._get_reconfigure_entry(), data=data)
+        return self.async_create_entry(
+            title=f"AWS {data[CONF_ACCOUNT_ID]} ({data[CONF_REGION]})", data=data
+        )
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """The stored keys stopped working."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for new keys of the same account."""
+        entry = self._get_reauth_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {**entry.data, **user_input}
+            account_id, errors = await _async_verify(self.hass, data)
+            if not errors:
+                await self.async_set_unique_id(f"{account_id}_{data[CONF_REGION]}")
+                self._abort_if_unique_id_mismatch(reason="wrong_account")
+                return self.async_update_reload_and_abort(entry, data=data)
+        secret = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_ACCESS_KEY_ID, default=entry.data[CONF_ACCESS_KEY_ID]): str,
+                    vol.Required(CONF_SECRET_ACCESS_KEY): secret,
+                }
+            ),
+            description_placeholders={"account": entry.data[CONF_ACCOUNT_ID]},
+            errors=errors,
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change keys or endpoints of the same account, and repair its AWS resources."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {**entry.data, **_flatten_advanced(user_input)}
+            errors = _check_account_input(data)
+            if not errors:
+                account_id, errors = await _async_verify(self.hass, data)
+            if not errors:
+                await self.async_set_unique_id(f"{account_id}_{data[CONF_REGION]}")
+                self._abort_if_unique_id_mismatch(reason="wrong_account")
+                self._account_data = data
+                return await self.async_step_setup_cloud()
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=_account_schema(entry.data, with_region=False),
+            errors=errors,
+        )
+
+    # --- boards found on the network ------------------------------------------------------
+
+    async def async_step_ssdp(self, discovery_info: SsdpServiceInfo) -> ConfigFlowResult:
+        """A board answered SSDP: update a known board's address or offer to adopt it."""
+        location = urlsplit(discovery_info.ssdp_location or "")
+        if not location.hostname:
+            return self.async_abort(reason="not_konnected")
+        host, port = location.hostname, location.port or DEFAULT_BOARD_PORT
+        try:
+            status = await async_read_board(self.hass, host, port)
+        except AdoptionError:
+            return self.async_abort(reason="cannot_connect")
+        await self.async_set_unique_id(status.board_id)
+        if _async_update_known_board(self.hass, status.board_id, host, port):
+            return self.async_abort(reason="already_configured")
+        self._abort_if_unique_id_configured()
+        self._discovered = (status, host, port)
+        self.context["title_placeholders"] = {"name": status.model, "host": host}
+        return await self.async_step_discovery_confirm()
+
+    async def async_step_discovery_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """One click: adopt the board into the (single) account with its default zones."""
+        assert self._discovered is not None
+        status, host, port = self._discovered
+        entry = _loaded_account_entry(self.hass)
+        if entry is None:
+            return self.async_abort(reason="account_required")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            zones = default_zones(status)
+            try:
+                data = await async_adopt_board(self.hass, entry, status, host, port, zones)
+            except AdoptionError as err:
+                errors["base"] = err.reason
+            else:
+                self.hass.config_entries.async_add_subentry(
+                    entry,
+                    ConfigSubentry(
+                        data=data,
+                        subentry_type=SUBENTRY_BOARD,
+                        title=board_title(status),
+                        unique_id=status.board_id,
+                    ),
+                )
+                return self.async_abort(reason="adopted", description_placeholders={"name": board_title(status)})
+        return self.async_show_form(
+            step_id="discovery_confirm",
+            description_placeholders={
+                "model": status.model,
+                "host": host,
+                "account": entry.title,
+            },
+            errors=errors,
+        )
+
+
+def board_title(status: BoardStatus) -> str:
+    """Name of a board's subentry and device: model and the end of its MAC."""
+    return f"{status.model} {status.board_id[-6:]}"
+
+
+def _loaded_account_entry(hass: HomeAssistant) -> KonnectedConfigEntry | None:
+    entries = [
+        entry
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        if entry.state is ConfigEntryState.LOADED
+    ]
+    return cast(KonnectedConfigEntry, entries[0]) if len(entries) == 1 else None
+
+
+@callback
+def _async_update_known_board(hass: HomeAssistant, board_id: str, host: str, port: int) -> bool:
+    """Discovery-update-info: an adopted board seen at a new address gets it stored."""
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        for subentry in entry.subentries.values():
+            if subentry.unique_id != board_id:
+                continue
+            if (subentry.data[CONF_HOST], subentry.data[CONF_PORT]) != (host, port):
+                LOGGER.info("Board %s moved to %s:%s", board_id, host, port)
+                hass.config_entries.async_update_subentry(
+                    entry, subentry, data={**subentry.data, CONF_HOST: host, CONF_PORT: port}
+                )
+            return True
+    return False
+
+
+# --- boards (subentries) ---------------------------------------------------------------
+
+ZONE_TYPES = [str(zone_type) for zone_type in ZoneType]
+BINARY_DEVICE_CLASSES = sorted(str(device_class) for device_class in BinarySensorDeviceClass)
+
+
+def _zone_section_key(zone: str) -> str:
+    return f"zone_{zone}"
+
+
+def _zones_schema(zone_names: tuple[str, ...], zones: Mapping[str, ZoneConfig]) -> vol.Schema:
+    """One collapsible section per zone."""
+    number = NumberSelector(NumberSelectorConfig(min=0, max=600000, mode=NumberSelectorMode.BOX))
+    fields: dict[Any, Any] = {}
+    for zone in zone_names:
+        config = zones.get(zone, ZoneConfig())
+        fields[vol.Required(_zone_section_key(zone))] = section(
+            vol.Schema(
+                {
+                    vol.Required("type", default=str(config.type)): SelectSelector(
+                        SelectSelectorConfig(
+                            options=ZONE_TYPES, translation_key="zone_type", mode=SelectSelectorMode.DROPDOWN
+                        )
+                    ),
+                    vol.Optional("name", default=config.name or ""): str,
+                    vol.Optional("device_class", default=config.device_class or "opening"): SelectSelector(
+                        SelectSelectorConfig(options=BINARY_DEVICE_CLASSES, translation_key="device_class")
+                    ),
+                    vol.Optional("invert", default=config.invert): bool,
+                    vol.Optional("trigger", default=str(config.trigger)): SelectSelector(
+                        SelectSelectorConfig(options=["1", "0"], translation_key="trigger")
+                    ),
+                    vol.Optional("momentary_ms", default=config.momentary_ms or 0): number,
+                    vol.Optional("pause_ms", default=config.pause_ms or 0): number,
+                    vol.Optional("repeat", default=config.repeat or 0): NumberSelector(
+                        NumberSelectorConfig(min=-1, max=1000, mode=NumberSelectorMode.BOX)
+                    ),
+                    vol.Optional("poll_interval", default=config.poll_interval): NumberSelector(
+                        NumberSelectorConfig(min=1, max=1440, mode=NumberSelectorMode.BOX)
+                    ),
+                }
+            ),
+            {"collapsed": config.type is ZoneType.DISABLED},
+        )
+    return vol.Schema(fields)
+
+
+def _zones_from_form(zone_names: tuple[str, ...], user_input: Mapping[str, Any]) -> dict[str, ZoneConfig]:
+    zones: dict[str, ZoneConfig] = {}
+    for zone in zone_names:
+        form = user_input.get(_zone_section_key(zone), {})
+        zone_type = ZoneType(form.get("type", ZoneType.DISABLED))
+        if zone_type is ZoneType.DISABLED:
+            continue
+        momentary = int(form.get("momentary_ms") or 0)
+        zones[zone] = ZoneConfig(
+            type=zone_type,
+            name=(form.get("name") or "").strip() or None,
+            device_class=form.get("device_class") if zone_type is ZoneType.BINARY_SENSOR else None,
+            invert=bool(form.get("invert", False)) if zone_type is ZoneType.BINARY_SENSOR else False,
+            trigger=int(form.get("trigger", "1")) if zone_type is ZoneType.SWITCH else 1,
+            momentary_ms=momentary or None if zone_type is ZoneType.SWITCH else None,
+            pause_ms=int(form.get("pause_ms") or 0) or None if zone_type is ZoneType.SWITCH and momentary else None,
+            repeat=int(form.get("repeat") or 0) or None if zone_type is ZoneType.SWITCH and momentary else None,
+            poll_interval=int(form.get("poll_interval") or 3),
+        )
+    return zones
+
+
+class BoardSubentryFlow(ConfigSubentryFlow):
+    """Add a board by address, or change a board's zones."""
+
+    def __init__(self) -> None:
+        """Start empty."""
+        self._status: BoardStatus | None = None
+        self._host = ""
+        self._port = DEFAULT_BOARD_PORT
+
+    def _entry(self) -> KonnectedConfigEntry | None:
+        entry = self._get_entry()
+        if entry.state is not ConfigEntryState.LOADED:
+            return None
+        return cast(KonnectedConfigEntry, entry)
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Ask for the board's address (for networks where SSDP does not reach)."""
+        if self._entry() is None:
+            return self.async_abort(reason="account_not_loaded")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            host, port = user_input[CONF_HOST].strip(), int(user_input[CONF_PORT])
+            try:
+                status = await async_read_board(self.hass, host, port)
+            except AdoptionError as err:
+                errors["base"] = err.reason
+            else:
+                if any(
+                    subentry.unique_id == status.board_id
+                    for subentry in self._get_entry().subentries.values()
+                ):
+                    return self.async_abort(reason="already_configured")
+                self._status, self._host, self._port = status, host, port
+                return await self.async_step_zones()
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema(
+                    {
+                        vol.Required(CONF_HOST): str,
+                        vol.Required(CONF_PORT, default=DEFAULT_BOARD_PORT): vol.All(
+                            vol.Coerce(int), vol.Range(min=1, max=65535)
+                        ),
+                    }
+                ),
+                user_input,
+            ),
+            errors=errors,
+        )
+
+    async def async_step_zones(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Choose what each zone is, then adopt the board."""
+        assert self._status is not None
+        status = self._status
+        zone_names = zones_for_model(status.model)
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            entry = self._entry()
+            if entry is None:
+                return self.async_abort(reason="account_not_loaded")
+            zones = _zones_from_form(zone_names, user_input)
+            try:
+                data = await async_adopt_board(self.hass, entry, status, self._host, self._port, zones)
+            except AdoptionError as err:
+                errors["base"] = err.reason
+            else:
+                return self.async_create_entry(
+                    title=board_title(status), data=data, unique_id=status.board_id
+                )
+        return self.async_show_form(
+            step_id="zones",
+            data_schema=_zones_schema(zone_names, default_zones(status)),
+            description_placeholders={"model": status.model, "host": self._host},
+            errors=errors,
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change zones; the board is re-provisioned only when it must learn the change."""
+        entry = self._entry()
+        if entry is None:
+            return self.async_abort(reason="account_not_loaded")
+        subentry = self._get_reconfigure_subentry()
+        data = subentry.data
+        current = zones_from_data(data.get(CONF_ZONES, {}))
+        zone_names = zones_for_model(data.get("model", ""))
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            zones = _zones_from_form(zone_names, user_input)
+            try:
+                if needs_reprovisioning(current, zones):
+                    await async_reprovision_board(
+                        self.hass, entry, data[CONF_HOST], data[CONF_PORT], data[CONF_BOARD_ID], zones
+                    )
+            except AdoptionError as err:
+                errors["base"] = err.reason
+            else:
+                return self.async_update_and_abort(
+                    entry,
+                    subentry,
+                    data={**data, CONF_ZONES: {zone: config.as_dict() for zone, config in zones.items()}},
+                )
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=_zones_schema(zone_names, current),
+            description_placeholders={"name": subentry.title},
+            errors=errors,
+        )

@@ -1,0 +1,227 @@
+"""Runtime state of one AWS account entry: the bridge connection and every board's last reports."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.util import dt as dt_util
+
+from .const import BOARD_OFFLINE_AFTER, DOMAIN, LOGGER
+from .iot.connection import BridgeConnection
+from .iot.messages import (
+    ActuatorCommand,
+    BoardMessage,
+    DhtReading,
+    Ds18b20Reading,
+    Heartbeat,
+    ZoneState,
+)
+
+OFFLINE_CHECK_INTERVAL = timedelta(minutes=1)
+
+
+def signal_new_probe(entry_id: str) -> str:
+    """Dispatcher signal: a DS18B20 probe not seen before reported (board id, zone, address)."""
+    return f"{DOMAIN}_{entry_id}_new_probe"
+
+
+@dataclass
+class BoardState:
+    """What Home Assistant knows about one board; None means not known yet (never a guess)."""
+
+    board_id: str
+    zone_levels: dict[str, int] = field(default_factory=dict)
+    climate: dict[str, tuple[float, float]] = field(default_factory=dict)
+    probes: dict[str, dict[str, float]] = field(default_factory=dict)
+    heartbeat: dict[str, Any] | None = None
+    last_seen: datetime | None = None
+
+    @property
+    def online(self) -> bool:
+        """Heard from within two heartbeat periods."""
+        return self.last_seen is not None and dt_util.utcnow() - self.last_seen < BOARD_OFFLINE_AFTER
+
+
+class KonnectedHub:
+    """Routes reports to entities, tracks availability and sends commands."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry_id: str,
+        read_levels: Callable[[str], Awaitable[dict[str, int] | None]],
+    ) -> None:
+        """Start empty; `read_levels` asks a board for its levels over the local network."""
+        self.hass = hass
+        self.entry_id = entry_id
+        self._read_levels = read_levels
+        self.boards: dict[str, BoardState] = {}
+        self._listeners: dict[str, list[CALLBACK_TYPE]] = {}
+        self._first_report: dict[str, asyncio.Future[None]] = {}
+        self._connection: BridgeConnection | None = None
+        self._was_online: dict[str, bool] = {}
+        self._unsub_timer: CALLBACK_TYPE | None = None
+
+    @property
+    def connection(self) -> BridgeConnection:
+        """The bridge connection (attached during setup)."""
+        if self._connection is None:
+            raise RuntimeError("hub used before its connection was attached")
+        return self._connection
+
+    @property
+    def connected(self) -> bool:
+        """True while the bridge connection to AWS IoT is up."""
+        return self._connection is not None and self._connection.connected
+
+    def attach(self, connection: BridgeConnection) -> None:
+        """Bind the connection and start the periodic availability check."""
+        self._connection = connection
+        self._unsub_timer = async_track_time_interval(
+            self.hass, self._check_availability, OFFLINE_CHECK_INTERVAL
+        )
+
+    async def async_shutdown(self) -> None:
+        """Stop the timer and the connection."""
+        if self._unsub_timer is not None:
+            self._unsub_timer()
+            self._unsub_timer = None
+        if self._connection is not None:
+            await self._connection.stop()
+        for future in self._first_report.values():
+            future.cancel()
+        self._first_report.clear()
+
+    def track_board(self, board_id: str) -> BoardState:
+        """Start keeping state for an adopted board."""
+        return self.boards.setdefault(board_id, BoardState(board_id))
+
+    def forget_board(self, board_id: str) -> None:
+        """Stop keeping state for a board that was removed."""
+        self.boards.pop(board_id, None)
+        self._listeners.pop(board_id, None)
+        self._was_online.pop(board_id, None)
+
+    @callback
+    def async_add_listener(self, board_id: str, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call `update` whenever something about the board changes."""
+        listeners = self._listeners.setdefault(board_id, [])
+        listeners.append(update)
+
+        @callback
+        def remove() -> None:
+            if update in listeners:
+                listeners.remove(update)
+
+        return remove
+
+    @callback
+    def _notify(self, board_id: str) -> None:
+        for update in list(self._listeners.get(board_id, ())):
+            update()
+
+    @callback
+    def async_connection_changed(self, connected: bool) -> None:
+        """Every entity's availability follows the bridge connection."""
+        if connected:
+            # Reports sent while we were away are lost (the firmware does not retain);
+            # ask each board for the truth instead of showing stale levels.
+            for board_id in self.boards:
+                self.hass.async_create_task(
+                    self.async_refresh_board(board_id), eager_start=False
+                )
+        for board_id in list(self._listeners):
+            self._notify(board_id)
+
+    async def async_refresh_board(self, board_id: str) -> None:
+        """Read the board's true levels locally (after a restart or a reconnect)."""
+        levels = await self._read_levels(board_id)
+        if levels is not None:
+            self.apply_local_levels(board_id, levels)
+
+    @callback
+    def async_handle_report(self, report: BoardMessage) -> None:
+        """Apply one report from the bridge (called in the event loop)."""
+        waiter = self._first_report.get(report.device_id)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        board = self.boards.get(report.device_id)
+        if board is None:
+            LOGGER.debug("Dropping report from a board that is not adopted here")
+            return
+        board.last_seen = dt_util.utcnow()
+        match report:
+            case ZoneState(zone=zone, state=level):
+                board.zone_levels[zone] = level
+            case DhtReading(zone=zone, temperature=temperature, humidity=humidity):
+                board.climate[zone] = (temperature, humidity)
+            case Ds18b20Reading(zone=zone, temperature=temperature, address=address):
+                probes = board.probes.setdefault(zone, {})
+                is_new = address not in probes
+                probes[address] = temperature
+                if is_new:
+                    async_dispatcher_send(
+                        self.hass, signal_new_probe(self.entry_id), board.board_id, zone, address
+                    )
+            case Heartbeat(status=status):
+                board.heartbeat = status
+                board.zone_levels.update(report.zone_states)
+        self._log_availability(board)
+        self._notify(board.board_id)
+
+    @callback
+    def apply_local_levels(self, board_id: str, levels: dict[str, int]) -> None:
+        """Levels read over the board's local API count as a sign of life too."""
+        board = self.boards.get(board_id)
+        if board is None:
+            return
+        board.zone_levels.update(levels)
+        board.last_seen = dt_util.utcnow()
+        self._log_availability(board)
+        self._notify(board_id)
+
+    async def async_wait_for_first_report(self, board_id: str, timeout: float) -> bool:
+        """Wait until anything arrives from the board through AWS IoT."""
+        future = self._first_report.get(board_id)
+        if future is None or future.done():
+            future = self.hass.loop.create_future()
+            self._first_report[board_id] = future
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(future)
+        except TimeoutError:
+            return False
+        finally:
+            if self._first_report.get(board_id) is future:
+                del self._first_report[board_id]
+        return True
+
+    async def async_send_command(self, board_id: str, command: ActuatorCommand) -> None:
+        """Send an actuator command through AWS IoT."""
+        await self.connection.send_command(board_id, command)
+
+    @callback
+    def _log_availability(self, board: BoardState) -> None:
+        online = board.online
+        if self._was_online.get(board.board_id) == online:
+            return
+        if board.board_id in self._was_online:
+            if online:
+                LOGGER.info("Board %s is back online", board.board_id)
+            else:
+                LOGGER.info("Board %s stopped reporting; marking it unavailable", board.board_id)
+        self._was_online[board.board_id] = online
+
+    @callback
+    def _check_availability(self, _now: datetime) -> None:
+        for board in self.boards.values():
+            if self._was_online.get(board.board_id) != board.online:
+                self._log_availability(board)
+                self._notify(board.board_id)

@@ -1,0 +1,89 @@
+"""Typed runtime data of a config entry and the board view of its subentries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Self
+
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+
+from .const import (
+    CONF_BOARD_ID,
+    CONF_HOST,
+    CONF_HW_VERSION,
+    CONF_MODEL,
+    CONF_PORT,
+    CONF_SW_VERSION,
+    CONF_ZONES,
+    SUBENTRY_BOARD,
+)
+from .zones import ZoneConfig, zones_from_data
+
+if TYPE_CHECKING:
+    from .cloud import CloudAccount
+    from .hub import KonnectedHub
+
+
+@dataclass(frozen=True, slots=True)
+class BoardInfo:
+    """One adopted board, as stored in its config subentry."""
+
+    subentry_id: str
+    board_id: str
+    title: str
+    host: str
+    port: int
+    model: str
+    sw_version: str | None
+    hw_version: str | None
+    zones: dict[str, ZoneConfig] = field(default_factory=dict)
+
+    @property
+    def mac(self) -> str:
+        """The board id is the MAC without colons."""
+        return ":".join(self.board_id[i : i + 2] for i in range(0, 12, 2))
+
+    @classmethod
+    def from_subentry(cls, subentry: ConfigSubentry) -> Self:
+        """Read a board subentry."""
+        data = subentry.data
+        return cls(
+            subentry_id=subentry.subentry_id,
+            board_id=data[CONF_BOARD_ID],
+            title=subentry.title,
+            host=data[CONF_HOST],
+            port=int(data[CONF_PORT]),
+            model=data.get(CONF_MODEL, "Konnected"),
+            sw_version=data.get(CONF_SW_VERSION),
+            hw_version=data.get(CONF_HW_VERSION),
+            zones=zones_from_data(data.get(CONF_ZONES, {})),
+        )
+
+
+def adopted_boards(entry: ConfigEntry) -> list[BoardInfo]:
+    """Every board subentry of an account entry."""
+    return [
+        BoardInfo.from_subentry(subentry)
+        for subentry in entry.subentries.values()
+        if subentry.subentry_type == SUBENTRY_BOARD
+    ]
+
+
+@dataclass
+class KonnectedRuntime:
+    """What a loaded account entry keeps in memory; the private key never leaves it."""
+
+    cloud: CloudAccount
+    hub: KonnectedHub
+    private_key_pem: bytes
+    # Where boards and the bridge connect (wss://<endpoint>/mqtt, or the emulator's URL).
+    iot_url: str
+    authorizer_name: str
+    boards: dict[str, BoardInfo]
+
+    def __repr__(self) -> str:
+        # The private key stays out of logs and tracebacks.
+        return f"KonnectedRuntime(iot_url={self.iot_url!r}, boards={list(self.boards)!r})"
+
+
+type KonnectedConfigEntry = ConfigEntry[KonnectedRuntime]

@@ -1,0 +1,88 @@
+"""The manifest, hacs.json and brand assets are what HA 2026.11 and HACS expect."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+from homeassistant.core import HomeAssistant
+from homeassistant.loader import async_get_integration
+
+ROOT = Path(__file__).parent.parent
+INTEGRATION = ROOT / "custom_components" / "konnected_aws"
+
+
+def _manifest() -> dict[str, object]:
+    return json.loads((INTEGRATION / "manifest.json").read_text())
+
+
+def test_manifest_keys_sorted_and_complete() -> None:
+    """hassfest's order: domain, name, then the rest alphabetically."""
+    manifest = _manifest()
+    keys = list(manifest)
+    assert keys[:2] == ["domain", "name"]
+    assert keys[2:] == sorted(keys[2:])
+    for required in (
+        "codeowners",
+        "config_flow",
+        "documentation",
+        "integration_type",
+        "iot_class",
+        "issue_tracker",
+        "loggers",
+        "requirements",
+        "ssdp",
+        "version",
+    ):
+        assert required in manifest, required
+    assert manifest["domain"] == INTEGRATION.name
+    assert manifest["config_flow"] is True
+    assert manifest["integration_type"] == "hub"
+    assert manifest["iot_class"] == "cloud_push"
+
+
+def test_manifest_does_not_pin_aws_sdk() -> None:
+    """HA pins boto3/botocore itself; pinning them here would conflict."""
+    requirements = _manifest()["requirements"]
+    assert isinstance(requirements, list)
+    assert not [req for req in requirements if req.split("=")[0].lower() in ("boto3", "botocore")]
+
+
+def test_ssdp_matcher_matches_the_firmware() -> None:
+    """The firmware answers with this search target and manufacturer (docs/protocol.md)."""
+    matchers = _manifest()["ssdp"]
+    assert {"st": "urn:schemas-konnected-io:device:Security:1"} in matchers
+    assert {"manufacturer": "konnected.io"} in matchers
+
+
+def test_hacs_json() -> None:
+    """HACS (the Marketplace) needs a name and a minimum HA version."""
+    hacs = json.loads((ROOT / "hacs.json").read_text())
+    assert hacs["name"] == _manifest()["name"]
+    year, month, *_ = (int(part) for part in hacs["homeassistant"].split("."))
+    assert (year, month) >= (2026, 3)  # brand folder and subentry flows
+
+
+def test_brand_icon_is_256_png() -> None:
+    """Custom integrations ship brand/icon.png (256x256)."""
+    data = (INTEGRATION / "brand" / "icon.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (256, 256)
+
+
+def test_translations_cover_the_flows() -> None:
+    """Every step id used by the flows has a translation."""
+    strings = json.loads((INTEGRATION / "translations" / "en.json").read_text())
+    assert {"user", "reconfigure", "reauth_confirm", "discovery_confirm"} <= set(strings["config"]["step"])
+    assert {"user", "zones", "reconfigure"} <= set(strings["config_subentries"]["board"]["step"])
+
+
+async def test_integration_loads_in_home_assistant(hass: HomeAssistant) -> None:
+    """HA's loader finds the custom integration and its config flow."""
+    integration = await async_get_integration(hass, "konnected_aws")
+    assert integration.name == "Konnected (AWS IoT)"
+    assert integration.config_flow is True
+    assert integration.version is not None
+    await integration.async_get_component()
