@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from homeassistant.config_entries import SOURCE_SSDP
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, discovery_flow
 from homeassistant.util.ssl import get_default_context
 
 from .adoption import board_client
@@ -22,6 +25,7 @@ from .const import (
     CONF_IOT_URL,
     DOMAIN,
     LOGGER,
+    SSDP_SEARCH_TARGET,
 )
 from .hub import KonnectedHub
 from .iot.connection import BridgeConnection, BridgeCredentials, iot_url
@@ -92,7 +96,21 @@ async def async_setup_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) ->
     _async_remove_stale_devices(hass, entry, boards)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    await _async_offer_discovered_boards(hass, boards)
     return True
+
+
+async def _async_offer_discovered_boards(hass: HomeAssistant, boards: dict[str, BoardInfo]) -> None:
+    """Boards HA's SSDP scanner saw before the account existed are offered again now."""
+    if "ssdp" not in hass.config.components:
+        return
+    from homeassistant.components import ssdp  # noqa: PLC0415 - only when HA loaded it
+
+    adopted_hosts = {(info.host, info.port) for info in boards.values()}
+    for info in await ssdp.async_get_discovery_info_by_st(hass, SSDP_SEARCH_TARGET):
+        location = urlsplit(info.ssdp_location or "")
+        if (location.hostname, location.port or 80) not in adopted_hosts:
+            discovery_flow.async_create_flow(hass, DOMAIN, {"source": SOURCE_SSDP}, info)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) -> bool:

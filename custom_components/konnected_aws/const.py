@@ -9,6 +9,9 @@ from typing import Final
 DOMAIN: Final = "konnected_aws"
 LOGGER = logging.getLogger(__package__)
 
+# What the firmware answers SSDP searches with (docs/protocol.md).
+SSDP_SEARCH_TARGET: Final = "urn:schemas-konnected-io:device:Security:1"
+
 # Config entry data (the AWS account).
 CONF_ACCESS_KEY_ID: Final = "access_key_id"
 CONF_SECRET_ACCESS_KEY: Final = "secret_access_key"

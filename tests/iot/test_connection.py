@@ -1,0 +1,140 @@
+"""The bridge connection against a real MQTT broker on 127.0.0.1 (WebSocket transport)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiomqtt
+import pytest
+
+from custom_components.konnected_aws.iot.connection import (
+    BridgeConnection,
+    BridgeCredentials,
+    BridgeNotConnectedError,
+    iot_url,
+)
+from custom_components.konnected_aws.iot.messages import ActuatorCommand, BoardMessage, ZoneState
+
+from .conftest import PlainBroker
+
+BOARD = "8840f5209948"
+
+
+def _credentials(url: str) -> BridgeCredentials:
+    return BridgeCredentials(
+        url=url, authorizer_name="konnected-aws", token="secret-token", signature="c2ln", client_id="bridge-test"
+    )
+
+
+def _board_client(broker: PlainBroker) -> aiomqtt.Client:
+    return aiomqtt.Client(
+        "127.0.0.1", broker.port, transport="websockets", websocket_path="/mqtt", identifier="board-test"
+    )
+
+
+class Recorder:
+    """Collects what the connection reports."""
+
+    def __init__(self) -> None:
+        self.messages: asyncio.Queue[BoardMessage] = asyncio.Queue()
+        self.changes: list[bool] = []
+
+    def on_message(self, message: BoardMessage) -> None:
+        self.messages.put_nowait(message)
+
+    def on_change(self, connected: bool) -> None:
+        self.changes.append(connected)
+
+
+def test_iot_url() -> None:
+    """A bare endpoint becomes AWS's WebSocket URL; explicit URLs stay."""
+    assert iot_url("abc-ats.iot.eu-west-1.amazonaws.com") == "wss://abc-ats.iot.eu-west-1.amazonaws.com/mqtt"
+    assert iot_url("ws://127.0.0.1:1234/mqtt") == "ws://127.0.0.1:1234/mqtt"
+
+
+def test_credentials_repr_hides_secrets() -> None:
+    """Token and signature never reach logs through repr()."""
+    text = repr(_credentials("ws://127.0.0.1:1/mqtt"))
+    assert "secret-token" not in text
+    assert "c2ln" not in text
+
+
+def test_rejects_bad_urls() -> None:
+    """Only ws/wss URLs, and wss only with a TLS context."""
+    recorder = Recorder()
+    with pytest.raises(ValueError, match="WebSocket"):
+        BridgeConnection(_credentials("http://x/mqtt"), recorder.on_message, recorder.on_change)
+    with pytest.raises(ValueError, match="TLS"):
+        BridgeConnection(_credentials("wss://x/mqtt"), recorder.on_message, recorder.on_change)
+
+
+async def test_reports_commands_and_reconnect(plain_broker: PlainBroker) -> None:
+    """Reports arrive typed, commands reach the board topic, and a broker restart is survived."""
+    recorder = Recorder()
+    connection = BridgeConnection(
+        _credentials(plain_broker.url),
+        recorder.on_message,
+        recorder.on_change,
+        backoff_initial=0.05,
+        backoff_max=0.2,
+    )
+    connection.start()
+    try:
+        assert await connection.wait_connected(10)
+        async with _board_client(plain_broker) as board:
+            await board.subscribe(f"konnected/{BOARD}/switch", qos=1)
+            await board.publish(f"konnected/{BOARD}/sensor", b'{"zone":1,"state":1}', qos=1)
+            await board.publish(f"konnected/{BOARD}/sensor", b"garbage", qos=1)
+            await board.publish(f"konnected/{BOARD}/sensor", b'{"zone":2,"state":0}', qos=1)
+            assert await asyncio.wait_for(recorder.messages.get(), 5) == ZoneState(BOARD, "1", 1)
+            # The malformed message in between was dropped, not delivered and not fatal.
+            assert await asyncio.wait_for(recorder.messages.get(), 5) == ZoneState(BOARD, "2", 0)
+
+            await connection.send_command(BOARD, ActuatorCommand("out", 1, momentary_ms=500))
+            async with asyncio.timeout(5):
+                async for message in board.messages:
+                    assert json.loads(message.payload) == {"zone": "out", "state": 1, "momentary": 500}
+                    break
+
+        await plain_broker.stop()
+        async with asyncio.timeout(5):
+            while connection.connected:
+                await asyncio.sleep(0.02)
+        with pytest.raises(BridgeNotConnectedError):
+            await connection.send_command(BOARD, ActuatorCommand("out", 0))
+
+        await plain_broker.start()
+        assert await connection.wait_connected(10)
+        assert recorder.changes == [True, False, True]
+        # Subscriptions are made again after the reconnect.
+        async with _board_client(plain_broker) as board:
+            await board.publish(f"konnected/{BOARD}/sensor", b'{"zone":3,"state":1}', qos=1)
+            assert await asyncio.wait_for(recorder.messages.get(), 5) == ZoneState(BOARD, "3", 1)
+    finally:
+        await connection.stop()
+    assert not connection.connected
+
+
+async def test_consumer_errors_do_not_drop_the_connection(plain_broker: PlainBroker) -> None:
+    """A failing consumer is logged; later reports still arrive."""
+    seen: list[BoardMessage] = []
+
+    def flaky(message: BoardMessage) -> None:
+        seen.append(message)
+        if len(seen) == 1:
+            raise RuntimeError("consumer bug")
+
+    connection = BridgeConnection(_credentials(plain_broker.url), flaky, lambda _: None)
+    connection.start()
+    try:
+        assert await connection.wait_connected(10)
+        async with _board_client(plain_broker) as board:
+            for zone in (1, 2):
+                await board.publish(f"konnected/{BOARD}/sensor", f'{{"zone":{zone},"state":1}}'.encode(), qos=1)
+        async with asyncio.timeout(5):
+            while len(seen) < 2:
+                await asyncio.sleep(0.02)
+        assert connection.connected
+    finally:
+        await connection.stop()
