@@ -30,6 +30,7 @@ from .const import (
 from .hub import KonnectedHub
 from .iot.connection import BridgeConnection, BridgeCredentials, iot_url
 from .runtime import BoardInfo, KonnectedConfigEntry, KonnectedRuntime, adopted_boards
+from .zones import ZoneType
 
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.SENSOR, Platform.SWITCH]
 
@@ -54,7 +55,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) ->
         if info is None:
             return None
         try:
-            return await board_client(hass, info.host, info.port).get_levels(list(info.zones))
+            outputs = [zone for zone, config in info.zones.items() if config.type is ZoneType.SWITCH]
+            return await board_client(hass, info.host, info.port).get_levels(outputs)
         except BoardError as err:
             LOGGER.debug("Reading board %s locally failed: %s", board_id, err)
             return None

@@ -40,7 +40,7 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.service_info.ssdp import SsdpServiceInfo
 
 from .adoption import AdoptionError, async_adopt_board, async_read_board, async_reprovision_board
-from .board import BoardStatus, default_zones, zones_for_model
+from .board import BoardStatus, zones_for_model
 from .cloud import AccountResources, AwsCredentials, CloudAccount
 from .cloud.errors import CloudError, InvalidCredentialsError, MissingPermissionError
 from .const import (
@@ -64,7 +64,7 @@ from .const import (
     SUBENTRY_BOARD,
 )
 from .runtime import KonnectedConfigEntry
-from .zones import ZoneConfig, ZoneType, needs_reprovisioning, zones_from_data
+from .zones import ZoneConfig, ZoneType, default_zones, needs_reprovisioning, zones_from_data
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_BOARD_PORT = 80

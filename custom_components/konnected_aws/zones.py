@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, Final, Self
 
+from .board import BoardStatus, zones_for_model
+
 
 class ZoneType(StrEnum):
     """What is wired to a zone."""
@@ -103,3 +105,25 @@ def firmware_zone_settings(zones: Mapping[str, ZoneConfig]) -> dict[str, list[di
 def needs_reprovisioning(old: Mapping[str, ZoneConfig], new: Mapping[str, ZoneConfig]) -> bool:
     """True when the board itself must learn the change (it reboots to apply it)."""
     return firmware_zone_settings(old) != firmware_zone_settings(new)
+
+
+def default_zones(status: BoardStatus) -> dict[str, ZoneConfig]:
+    """Zones to start with: what the board is already set up for, else contacts and one output."""
+    configured: dict[str, ZoneConfig] = {}
+    for zone in status.sensors:
+        configured[zone] = ZoneConfig(type=ZoneType.BINARY_SENSOR, device_class="opening")
+    for zone in status.actuators:
+        configured[zone] = ZoneConfig(type=ZoneType.SWITCH)
+    for zone in status.dht_sensors:
+        configured[zone] = ZoneConfig(type=ZoneType.DHT)
+    for zone in status.ds18b20_sensors:
+        configured[zone] = ZoneConfig(type=ZoneType.DS18B20)
+    if configured:
+        return configured
+    zones = {
+        zone: ZoneConfig(type=ZoneType.BINARY_SENSOR, device_class="opening")
+        for zone in zones_for_model(status.model)
+        if zone != "out"
+    }
+    zones["out"] = ZoneConfig(type=ZoneType.SWITCH)
+    return zones

@@ -1,0 +1,1 @@
+"""Development and test tooling: board simulator, local AWS IoT emulation."""

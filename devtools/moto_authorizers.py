@@ -1,0 +1,117 @@
+"""IoT custom authorizers for moto, which (5.2.5) does not implement them.
+
+Adds CreateAuthorizer, DescribeAuthorizer, UpdateAuthorizer, DeleteAuthorizer and
+ListAuthorizers to moto's IoT responses, with AWS's validation that matters here
+(unique names, ACTIVE authorizers cannot be deleted, at most two signing keys). Works for
+in-process `mock_aws` and for moto's server alike; `install()` is idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from moto.core.responses import ActionResult, EmptyResult
+from moto.iot.exceptions import (
+    InvalidRequestException,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+)
+from moto.iot.models import IoTBackend, iot_backends
+from moto.iot.responses import IoTResponse
+
+MAX_SIGNING_KEYS = 2
+
+
+def _store(backend: IoTBackend) -> dict[str, dict[str, Any]]:
+    store: dict[str, dict[str, Any]] | None = getattr(backend, "konnected_authorizers", None)
+    if store is None:
+        store = {}
+        backend.konnected_authorizers = store  # type: ignore[attr-defined]
+    return store
+
+
+def authorizers(account_id: str, region: str) -> dict[str, dict[str, Any]]:
+    """The authorizers stored for an account and region (read by the IoT emulation)."""
+    return _store(iot_backends[account_id][region])
+
+
+def _check_keys(keys: Any) -> None:
+    if keys is not None and len(keys) > MAX_SIGNING_KEYS:
+        raise InvalidRequestException("An authorizer holds at most 2 token signing public keys")
+
+
+def _create_authorizer(self: IoTResponse) -> ActionResult:
+    name = self._get_param("authorizerName")
+    store = _store(self.iot_backend)
+    if name in store:
+        raise ResourceAlreadyExistsException(f"Authorizer {name} already exists", name, "")
+    keys = self._get_param("tokenSigningPublicKeys") or {}
+    _check_keys(keys)
+    arn = f"arn:aws:iot:{self.region}:{self.current_account}:authorizer/{name}"
+    now = time.time()
+    store[name] = {
+        "authorizerName": name,
+        "authorizerArn": arn,
+        "authorizerFunctionArn": self._get_param("authorizerFunctionArn"),
+        "tokenKeyName": self._get_param("tokenKeyName"),
+        "tokenSigningPublicKeys": dict(keys),
+        "status": self._get_param("status") or "ACTIVE",
+        "signingDisabled": bool(self._get_param("signingDisabled") or False),
+        "enableCachingForHttp": bool(self._get_param("enableCachingForHttp") or False),
+        "creationDate": now,
+        "lastModifiedDate": now,
+    }
+    return ActionResult({"authorizerName": name, "authorizerArn": arn})
+
+
+def _get(self: IoTResponse) -> dict[str, Any]:
+    name = self._get_param("authorizerName")
+    description = _store(self.iot_backend).get(name)
+    if description is None:
+        raise ResourceNotFoundException(f"Authorizer {name} not found")
+    return description
+
+
+def _describe_authorizer(self: IoTResponse) -> ActionResult:
+    return ActionResult({"authorizerDescription": json.loads(json.dumps(_get(self)))})
+
+
+def _update_authorizer(self: IoTResponse) -> ActionResult:
+    description = _get(self)
+    for field in ("authorizerFunctionArn", "tokenKeyName", "status", "enableCachingForHttp"):
+        value = self._get_param(field)
+        if value is not None:
+            description[field] = value
+    keys = self._get_param("tokenSigningPublicKeys")
+    if keys is not None:
+        _check_keys(keys)
+        description["tokenSigningPublicKeys"] = dict(keys)
+    description["lastModifiedDate"] = time.time()
+    return ActionResult({"authorizerName": description["authorizerName"], "authorizerArn": description["authorizerArn"]})
+
+
+def _delete_authorizer(self: IoTResponse) -> EmptyResult:
+    description = _get(self)
+    if description["status"] == "ACTIVE":
+        raise InvalidRequestException("An ACTIVE authorizer cannot be deleted; set it INACTIVE first")
+    del _store(self.iot_backend)[description["authorizerName"]]
+    return EmptyResult()
+
+
+def _list_authorizers(self: IoTResponse) -> ActionResult:
+    items = [
+        {"authorizerName": item["authorizerName"], "authorizerArn": item["authorizerArn"]}
+        for item in _store(self.iot_backend).values()
+    ]
+    return ActionResult({"authorizers": items})
+
+
+def install() -> None:
+    """Teach moto's IoT responses the authorizer operations."""
+    IoTResponse.create_authorizer = _create_authorizer  # type: ignore[attr-defined]
+    IoTResponse.describe_authorizer = _describe_authorizer  # type: ignore[attr-defined]
+    IoTResponse.update_authorizer = _update_authorizer  # type: ignore[attr-defined]
+    IoTResponse.delete_authorizer = _delete_authorizer  # type: ignore[attr-defined]
+    IoTResponse.list_authorizers = _list_authorizers  # type: ignore[attr-defined]
