@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import aiohttp
 
-from .models import BoardDataError, BoardStatus, zone_of
+from .models import ZONE_TO_PIN, BoardDataError, BoardStatus, zone_of
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -158,7 +158,11 @@ class BoardClient:
         return int(answer["state"])
 
     async def get_levels(self, output_zones: list[str]) -> dict[str, int]:
-        """Levels of every input (`GET /device`) and of the given outputs (`GET /device?zone=`)."""
+        """Levels of every input (`GET /device`) and of the given outputs.
+
+        The firmware lists all inputs unless both `pin` and `zone` are given
+        (server_device.lua), so an output is read as `GET /device?pin=N&zone=Z`.
+        """
         levels: dict[str, int] = {}
         answer = await self._read("/device")
         if not isinstance(answer, list):
@@ -167,7 +171,10 @@ class BoardClient:
             if isinstance(item, dict):
                 _store_level(levels, item)
         for zone in output_zones:
-            answer = await self._read("/device", params={"zone": zone})
+            pin = ZONE_TO_PIN.get(zone)
+            if pin is None:
+                continue
+            answer = await self._read("/device", params={"pin": str(pin), "zone": zone})
             if isinstance(answer, list):
                 for item in answer:
                     if isinstance(item, dict):
