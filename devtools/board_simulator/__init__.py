@@ -121,7 +121,7 @@ class SimulatedBoard:
         app.router.add_route("*", "/device", self._device)
         app.router.add_route("*", "/zone", self._device)
         app.router.add_post("/_sim/zone", self._sim_zone)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.http_port, reuse_address=True)
         await site.start()
@@ -145,11 +145,12 @@ class SimulatedBoard:
 
     async def stop(self) -> None:
         """Power off."""
-        for task in [self._mqtt_task, *self._timers]:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        tasks = [task for task in [self._mqtt_task, *self._timers] if task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            # A connect stuck in paho's executor thread must not hold the power switch.
+            await asyncio.wait(tasks, timeout=5)
         self._mqtt_task = None
         self._timers.clear()
         self.mqtt_connected.clear()
@@ -176,6 +177,9 @@ class SimulatedBoard:
         await self.start()
 
     def _schedule_reboot(self) -> None:
+        if self._reboot_task is not None and not self._reboot_task.done():
+            return  # the restart timer is already running (tmr.ALARM_SINGLE)
+
         async def later() -> None:
             await asyncio.sleep(self.timing.reboot_delay)
             await self.reboot()
@@ -330,7 +334,7 @@ class SimulatedBoard:
                     transport="websockets",
                     websocket_path=url.path or "/mqtt",
                     websocket_headers=headers,
-                    timeout=10,
+                    timeout=2,
                 ) as client:
                     await self._session(client, topics)
             except aiomqtt.MqttError as err:
@@ -339,7 +343,7 @@ class SimulatedBoard:
             await asyncio.sleep(self.timing.reconnect_delay)
 
     async def _session(self, client: aiomqtt.Client, topics: dict[str, str]) -> None:
-        await client.subscribe(topics.get("switch", ""), qos=0)
+        await client.subscribe(topics.get("switch", ""), qos=0, timeout=2)
         self.mqtt_connected.set()
         for actuator in self.actuators:
             pin = _pin_of(actuator)

@@ -126,6 +126,18 @@ class IotEmulator:
         broker, self._broker = self._broker, None
         if broker is not None:
             await broker.shutdown()
+            # amqtt leaves per-session helper tasks behind when a WebSocket is closed under it
+            # (our policy disconnects); they would run on with nothing to serve.
+            leftovers = [
+                task
+                for task in asyncio.all_tasks()
+                if getattr(task.get_coro(), "__module__", "").startswith("amqtt")
+                or getattr(getattr(task.get_coro(), "cr_code", None), "co_filename", "").find("/amqtt/") >= 0
+            ]
+            for task in leftovers:
+                task.cancel()
+            if leftovers:
+                await asyncio.wait(leftovers, timeout=2)
         self.pending.clear()
         for authorization in self.by_client.values():
             if authorization.timer is not None:

@@ -74,6 +74,8 @@ class AwsIotBroker(Broker):
             ssl=ssl_context,
             subprotocols=[websockets.Subprotocol("mqtt")],
             process_request=self._authorize_upgrade,
+            # AWS drops a connection at once; paho does not answer close frames, so don't wait long.
+            close_timeout=0.2,
         )
 
     async def _authorize_upgrade(self, connection: ServerConnection, request: Request) -> Response | None:
