@@ -100,6 +100,8 @@ class SimulatedBoard:
         self.commands: list[dict[str, Any]] = []
         self.mqtt_connected = asyncio.Event()
         self.stall_http = False  # a board that accepts connections but never answers
+        self.garble_http = False  # a board whose answers are cut short (heap exhausted)
+        self._powered_off = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._ssdp: asyncio.DatagramTransport | None = None
         self._mqtt_task: asyncio.Task[None] | None = None
@@ -114,6 +116,7 @@ class SimulatedBoard:
         """Power on: HTTP, SSDP and (when provisioned for AWS IoT) the MQTT connection."""
         self.boots += 1
         self._started = time.monotonic()
+        self._powered_off = asyncio.Event()
         app = web.Application()
         app.router.add_get("/status", self._status)
         app.router.add_get("/Device.xml", self._device_xml)
@@ -145,6 +148,7 @@ class SimulatedBoard:
 
     async def stop(self) -> None:
         """Power off."""
+        self._powered_off.set()
         tasks = [task for task in [self._mqtt_task, *self._timers] if task is not None]
         for task in tasks:
             task.cancel()
@@ -384,10 +388,12 @@ class SimulatedBoard:
 
     async def _maybe_stall(self) -> None:
         if self.stall_http:
-            await asyncio.sleep(3600)
+            await self._powered_off.wait()  # hangs until the board is switched off
 
     async def _status(self, request: web.Request) -> web.Response:
         await self._maybe_stall()
+        if self.garble_http:
+            return web.Response(text=json.dumps(self._status_body())[:40], content_type="application/json")
         return web.json_response(self._status_body())
 
     async def _device_xml(self, request: web.Request) -> web.Response:
