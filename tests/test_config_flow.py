@@ -1,0 +1,185 @@
+"""Config flows beyond the happy path: errors, reauth, reconfigure, boards by address,
+zone changes, discovery updates, diagnostics and removal."""
+
+from __future__ import annotations
+
+import json
+from unittest.mock import patch
+
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, SOURCE_SSDP, SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er
+
+from custom_components.konnected_aws.cloud import AwsCredentials, CloudAccount
+from custom_components.konnected_aws.cloud.errors import InvalidCredentialsError, MissingPermissionError
+from custom_components.konnected_aws.const import DOMAIN
+from custom_components.konnected_aws.diagnostics import async_get_config_entry_diagnostics
+from devtools.iot_emulator import IotEmulator
+
+from .conftest import BoardFactory
+from .test_end_to_end import MAC, OTHER_MAC, adopt, setup_account, ssdp_info, wait_for
+
+
+def user_input(emulator: IotEmulator) -> dict[str, object]:
+    return {
+        "access_key_id": "AKIAEMULATOR",
+        "secret_access_key": "emulator-secret",
+        "region": emulator.region,
+        "advanced": {"aws_endpoint_url": emulator.aws_endpoint_url, "iot_url": emulator.ws_url},
+    }
+
+
+async def test_user_step_errors(hass: HomeAssistant, iot_emulator: IotEmulator) -> None:
+    """Wrong keys, missing permissions and bad URLs are shown on the form; then it works."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    for error, key in ((InvalidCredentialsError("no"), "invalid_auth"), (MissingPermissionError("no"), "missing_permission")):
+        with patch.object(CloudAccount, "verify", side_effect=error):
+            result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input(iot_emulator))
+        assert result["type"] is FlowResultType.FORM
+        assert result["errors"] == {"base": key}
+    bad = user_input(iot_emulator)
+    bad["advanced"] = {"aws_endpoint_url": "ftp://x", "iot_url": ""}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], bad)
+    assert result["errors"] == {"advanced": "invalid_url"}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input(iot_emulator))
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    await hass.async_block_till_done(wait_background_tasks=True)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"])
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    # The same account and region cannot be added twice.
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input(iot_emulator))
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_discovery_without_account(hass: HomeAssistant, make_board: BoardFactory) -> None:
+    """A board found before the account exists waits for it."""
+    board = await make_board(MAC)
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(board))
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "account_required"
+
+
+async def test_board_by_address_zones_and_removal(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
+) -> None:
+    """Add a board by host, change its zones without renaming entities, then remove it."""
+    board = await make_board(OTHER_MAC)
+    entry_id = await setup_account(hass, iot_emulator)
+    entry = hass.config_entries.async_get_entry(entry_id)
+    assert entry is not None
+
+    result = await hass.config_entries.subentries.async_init((entry_id, "board"), context={"source": SOURCE_USER})
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {"host": "127.0.0.1", "port": 1})
+    assert result["errors"] == {"base": "cannot_connect"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"host": "127.0.0.1", "port": board.http_port}
+    )
+    assert result["step_id"] == "zones"
+    zones = {f"zone_{zone}": {"type": "disabled"} for zone in ("1", "2", "3", "4", "5", "6", "out")}
+    zones["zone_1"] = {"type": "binary_sensor", "device_class": "door", "invert": True, "name": ""}
+    zones["zone_out"] = {"type": "switch", "trigger": "1", "momentary_ms": 0, "pause_ms": 0, "repeat": 0}
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], zones)
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    await hass.async_block_till_done()
+    registry = er.async_get(hass)
+    zone_1 = registry.async_get_entity_id("binary_sensor", DOMAIN, f"{board.device_id}_1")
+    assert zone_1 is not None
+    await wait_for(lambda: hass.states.get(zone_1).state == "on")  # inverted: closed circuit reads on
+    assert hass.states.get(zone_1).attributes["device_class"] == "door"
+
+    # Rename and re-class zone 1 (no re-provisioning), add zone 2 (re-provisioning).
+    subentry_id = next(iter(entry.subentries))
+    boots = board.boots
+    zones["zone_1"] = {"type": "binary_sensor", "device_class": "window", "invert": False, "name": "Kitchen"}
+    zones["zone_2"] = {"type": "binary_sensor", "device_class": "motion", "invert": False, "name": ""}
+    result = await hass.config_entries.subentries.async_init(
+        (entry_id, "board"), context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id}
+    )
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], zones)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    await wait_for(lambda: board.boots > boots)
+    assert registry.async_get_entity_id("binary_sensor", DOMAIN, f"{board.device_id}_1") == zone_1
+    await wait_for(lambda: hass.states.get(zone_1).state == "off")
+    assert hass.states.get(zone_1).attributes["device_class"] == "window"
+    assert board.level("out") == 0  # re-provisioning never fired the output
+
+    # Diagnostics carry no secret.
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    text = json.dumps(diagnostics, default=str)
+    assert "emulator-secret" not in text
+    assert entry.data["bridge_token"] not in text
+    assert board.settings["aws"]["token"] not in text
+
+    # Removing the board revokes it in AWS.
+    hass.config_entries.async_remove_subentry(entry, subentry_id)
+    await hass.async_block_till_done()
+    cloud = CloudAccount(AwsCredentials("a", "b", iot_emulator.region), endpoint_url=iot_emulator.aws_endpoint_url)
+    assert await hass.async_add_executor_job(cloud.registry.get, board.device_id) is None
+    assert registry.async_get_entity_id("binary_sensor", DOMAIN, f"{board.device_id}_1") is None
+
+
+async def test_discovery_updates_a_moved_board(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
+) -> None:
+    """A known board answering from a new address gets the address stored."""
+    board = await make_board(MAC)
+    entry_id = await setup_account(hass, iot_emulator)
+    await adopt(hass, board)
+    await board.stop()
+    board.http_port = 0
+    await board.start()
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(board))
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    entry = hass.config_entries.async_get_entry(entry_id)
+    assert entry is not None
+    await hass.async_block_till_done()
+    assert next(iter(entry.subentries.values())).data["port"] == board.http_port
+
+
+async def test_reauth_and_reconfigure(hass: HomeAssistant, iot_emulator: IotEmulator) -> None:
+    """New keys of the same account are accepted; the account is re-checked."""
+    entry_id = await setup_account(hass, iot_emulator)
+    entry = hass.config_entries.async_get_entry(entry_id)
+    assert entry is not None
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_REAUTH, "entry_id": entry_id}, data=dict(entry.data)
+    )
+    assert result["step_id"] == "reauth_confirm"
+    with patch.object(CloudAccount, "verify", side_effect=InvalidCredentialsError("no")):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"access_key_id": "AKIANEW", "secret_access_key": "wrong"}
+        )
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"access_key_id": "AKIANEW", "secret_access_key": "new-secret"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data["access_key_id"] == "AKIANEW"
+    await hass.async_block_till_done()
+
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry_id}
+    )
+    assert result["step_id"] == "reconfigure"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "access_key_id": "AKIANEWER",
+            "secret_access_key": "newer",
+            "advanced": {"aws_endpoint_url": iot_emulator.aws_endpoint_url, "iot_url": iot_emulator.ws_url},
+        },
+    )
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    await hass.async_block_till_done(wait_background_tasks=True)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"])
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data["access_key_id"] == "AKIANEWER"
+    await hass.async_block_till_done()
