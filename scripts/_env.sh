@@ -47,11 +47,12 @@ fi
 # never unmount each other's view.
 run_in_env() {
     if [ "$KONNECTED_AWS_MODE" = native ]; then
-        (cd "$PWD" && PATH="$VENV_DIR/bin:$PATH" VIRTUAL_ENV="$VENV_DIR" "$@")
+        PATH="$VENV_DIR/bin:$PATH" VIRTUAL_ENV="$VENV_DIR" ${KONNECTED_AWS_EXEC:+exec} "$@"
         return
     fi
     local cwd="$PWD"
-    unshare --mount --propagation private -- /bin/bash -s -- "$@" <<INNER
+    # KONNECTED_AWS_EXEC=1: replace the calling shell, so signals reach the command itself.
+    ${KONNECTED_AWS_EXEC:+exec} unshare --mount --propagation private -- /bin/bash -s -- "$@" <<INNER
 set -e
 root="$SID_ROOT"
 for dir in /proc /sys /dev /dev/pts /dev/shm; do
