@@ -12,6 +12,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ..board.models import zone_of
+
 _LOGGER = logging.getLogger(__name__)
 
 TOPIC_PREFIX: Final = "konnected"
@@ -99,7 +101,7 @@ class Heartbeat:
         for sensor in sensors:
             if not isinstance(sensor, dict):
                 continue
-            zone = _zone_of(sensor)
+            zone = zone_of(sensor)
             level = sensor.get("state")
             if zone is not None and isinstance(level, int) and level in (0, 1):
                 states[zone] = level
@@ -107,24 +109,6 @@ class Heartbeat:
 
 
 type BoardMessage = ZoneState | DhtReading | Ds18b20Reading | Heartbeat
-
-# ESP8266 pin numbers as zone names, for boards provisioned by pin (firmware docs).
-PIN_TO_ZONE: Final = {1: "1", 2: "2", 5: "3", 6: "4", 7: "5", 8: "out", 9: "6"}
-
-
-def _zone_of(report: dict[str, Any]) -> str | None:
-    """The zone a report is about: `zone` as sent, or `pin` translated."""
-    zone = report.get("zone")
-    if isinstance(zone, (str, int)) and not isinstance(zone, bool):
-        name = str(zone)
-        return "out" if name == "alarm" else name
-    pin = report.get("pin")
-    if isinstance(pin, str) and pin.isdigit():
-        pin = int(pin)
-    if isinstance(pin, int) and not isinstance(pin, bool):
-        return PIN_TO_ZONE.get(pin)
-    return None
-
 
 def _number(value: Any) -> float | None:
     """DHT values arrive as strings ("22.5"), DS18B20 values as numbers."""
@@ -177,7 +161,7 @@ def parse_message(topic: str, payload: bytes) -> BoardMessage | None:
 
 
 def _parse_report(device_id: str, topic: str, body: dict[str, Any]) -> BoardMessage | None:
-    zone = _zone_of(body)
+    zone = zone_of(body)
     if zone is None:
         _LOGGER.debug("Dropping report without zone or known pin on %s", topic)
         return None
