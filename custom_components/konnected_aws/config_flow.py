@@ -6,12 +6,13 @@ import asyncio
 import os
 import secrets
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-import voluptuous as vol
+import probatio as vol
 
-from homeassistant.components.binary_sensor import BinarySensorDeviceClass
+from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigEntry,
@@ -341,7 +342,7 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
                 self.hass.config_entries.async_add_subentry(
                     entry,
                     ConfigSubentry(
-                        data=data,
+                        data=MappingProxyType(data),
                         subentry_type=SUBENTRY_BOARD,
                         title=board_title(status),
                         unique_id=status.board_id,

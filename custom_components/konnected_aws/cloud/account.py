@@ -452,7 +452,7 @@ class CloudAccount:
                 tokenSigningPublicKeys=wanted_keys,
                 status="ACTIVE",
             )
-        return drifted
+        return bool(drifted)
 
     def _describe_endpoint(self, endpoint: list[str]) -> bool:
         endpoint.append(str(self.client("iot").describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]))

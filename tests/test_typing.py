@@ -1,0 +1,21 @@
+"""The integration is fully typed: mypy --strict passes (the quality scale's strict-typing)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_mypy_strict() -> None:
+    """No type errors anywhere in custom_components/konnected_aws."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--ignore-missing-imports", "custom_components/konnected_aws"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
