@@ -196,8 +196,7 @@ def test_registry(account: CloudAccount) -> None:
 def test_signature_matches_openssl(tmp_path: Path) -> None:
     """Byte-identical to `openssl dgst -sha256 -sign key | openssl base64 -A`."""
     openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is not installed")
+    assert openssl is not None, "the project's Python root ships openssl (ca-certificates needs it)"
     pair = generate_key_pair()
     key_file = tmp_path / "key.pem"
     key_file.write_bytes(pair.private_pem)
@@ -217,8 +216,6 @@ def test_signature_matches_openssl(tmp_path: Path) -> None:
 
 def test_cloudformation_template_lints() -> None:
     """cfn-lint accepts the template for users who deploy with IaC."""
-    if not TEMPLATE.exists():
-        pytest.skip("no template")
     cfn_lint = shutil.which("cfn-lint")
     assert cfn_lint is not None
     result = subprocess.run([cfn_lint, str(TEMPLATE)], capture_output=True, text=True, check=False)
