@@ -183,3 +183,42 @@ async def test_reauth_and_reconfigure(hass: HomeAssistant, iot_emulator: IotEmul
     assert result["reason"] == "reconfigure_successful"
     assert entry.data["access_key_id"] == "AKIANEWER"
     await hass.async_block_till_done()
+
+
+async def test_revoked_bridge_raises_a_repair_fixed_by_reconfigure(
+    hass: HomeAssistant, iot_emulator: IotEmulator
+) -> None:
+    """A revoked bridge principal: setup retries with a repair issue; reconfigure fixes it."""
+    from homeassistant.config_entries import ConfigEntryState
+    from homeassistant.helpers import issue_registry as ir
+
+    from custom_components.konnected_aws import const
+
+    entry_id = await setup_account(hass, iot_emulator)
+    entry = hass.config_entries.async_get_entry(entry_id)
+    assert entry is not None
+    cloud = CloudAccount(AwsCredentials("a", "b", iot_emulator.region), endpoint_url=iot_emulator.aws_endpoint_url)
+    await hass.async_add_executor_job(cloud.registry.revoke, entry.data["bridge_id"])
+    with patch.object(const, "BRIDGE_CONNECT_TIMEOUT", 2.0), patch(
+        "custom_components.konnected_aws.BRIDGE_CONNECT_TIMEOUT", 2.0
+    ):
+        await hass.config_entries.async_reload(entry_id)
+        await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"bridge_refused_{entry_id}") is not None
+
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry_id})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "access_key_id": "AKIAEMULATOR",
+            "secret_access_key": "emulator-secret",
+            "advanced": {"aws_endpoint_url": iot_emulator.aws_endpoint_url, "iot_url": iot_emulator.ws_url},
+        },
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"])
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"bridge_refused_{entry_id}") is None

@@ -8,11 +8,12 @@ from homeassistant.config_entries import SOURCE_SSDP
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
-from homeassistant.helpers import device_registry as dr, discovery_flow
+from homeassistant.helpers import device_registry as dr, discovery_flow, issue_registry as ir
 from homeassistant.util.ssl import get_default_context
 
 from .adoption import board_client
 from .board import BoardError
+from .cloud import CloudAccount
 from .cloud.errors import CloudError, InvalidCredentialsError
 from .cloud.signing import sign_token
 from .config_flow import cloud_account_for
@@ -81,12 +82,23 @@ async def async_setup_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) ->
     if not await connection.wait_connected(BRIDGE_CONNECT_TIMEOUT):
         error = connection.last_error or "timeout"
         await hub.async_shutdown()
+        if await _async_bridge_refused(hass, cloud, entry):
+            ir.async_create_issue(
+                hass,
+                DOMAIN,
+                f"bridge_refused_{entry.entry_id}",
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="bridge_refused",
+                translation_placeholders={"entry": entry.title},
+            )
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="bridge_unreachable",
             translation_placeholders={"error": error},
         )
 
+    ir.async_delete_issue(hass, DOMAIN, f"bridge_refused_{entry.entry_id}")
     entry.runtime_data = KonnectedRuntime(
         cloud=cloud,
         hub=hub,
@@ -113,6 +125,15 @@ async def _async_offer_discovered_boards(hass: HomeAssistant, boards: dict[str, 
         location = urlsplit(info.ssdp_location or "")
         if (location.hostname, location.port or 80) not in adopted_hosts:
             discovery_flow.async_create_flow(hass, DOMAIN, {"source": SOURCE_SSDP}, info)
+
+
+async def _async_bridge_refused(hass: HomeAssistant, cloud: CloudAccount, entry: KonnectedConfigEntry) -> bool:
+    """True when AWS no longer knows Home Assistant's bridge principal (revoked or deleted)."""
+    try:
+        record = await hass.async_add_executor_job(cloud.registry.get, entry.data[CONF_BRIDGE_ID])
+    except CloudError:
+        return False
+    return record is None or record.status != "active" or record.token != entry.data[CONF_BRIDGE_TOKEN]
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) -> bool:

@@ -226,9 +226,14 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
             loop.call_soon_threadsafe(self.async_update_progress, done / total if total else 1.0)
 
         resources = await self.hass.async_add_executor_job(account.ensure, progress)
-        if CONF_BRIDGE_ID not in self._account_data:
-            # The bridge gets its own revocable principal, like a board.
-            bridge_id = f"bridge{secrets.token_hex(8)}"
+        bridge_id = self._account_data.get(CONF_BRIDGE_ID)
+        record = None
+        if bridge_id is not None:
+            record = await self.hass.async_add_executor_job(account.registry.get, bridge_id)
+        if record is None or record.status != "active" or record.token != self._account_data.get(CONF_BRIDGE_TOKEN):
+            # The bridge gets its own revocable principal, like a board; a revoked or lost one
+            # is replaced (this is how the "bridge refused" repair is fixed).
+            bridge_id = bridge_id or f"bridge{secrets.token_hex(8)}"
             user_id = await instance_id.async_get(self.hass)
             credentials = await self.hass.async_add_executor_job(
                 account.registry.register, bridge_id, user_id, "bridge"
