@@ -191,7 +191,10 @@ class BridgeConnection:
         )
         async with client:
             for topic_filter in BRIDGE_SUBSCRIPTIONS:
-                await client.subscribe(topic_filter, qos=1)
+                # QoS 0 delivery: no PUBACK per report from our side. paho's WebSocket writer
+                # corrupts frames when many small writes queue up (docs/benchmarks.md), and a
+                # report lost with the connection is recovered by the refresh after reconnecting.
+                await client.subscribe(topic_filter, qos=0)
             self._client = client
             self.last_error = None
             _LOGGER.info("Connected to AWS IoT as %s", self._credentials.client_id)
