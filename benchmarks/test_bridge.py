@@ -11,7 +11,6 @@ import json
 import statistics
 import time
 
-import aiomqtt
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 
@@ -77,18 +76,7 @@ async def test_bridge_latency_and_throughput(
                 done.set()
 
     hass.bus.async_listen("state_changed", count)
-    publisher = aiomqtt.Client(
-        "127.0.0.1",
-        iot_emulator.port,
-        identifier="",
-        transport="websockets",
-        websocket_path="/mqtt",
-        websocket_headers={
-            "X-Amz-CustomAuthorizer-Name": "konnected-aws",
-            "X-Amz-CustomAuthorizer-Signature": sign_token(key, record.token),
-            "Token": record.token,
-        },
-    )
+    publisher = iot_emulator.mqtt_client(record.token, sign_token(key, record.token))
     state = int(hass.states.get(entity_id).state == "on")
     cpu_before, wall_before = time.process_time(), time.perf_counter()
     async with publisher:

@@ -4,7 +4,6 @@ emulated custom authorizer, and bridged into Home Assistant entities."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 
 import aiomqtt
@@ -178,19 +177,7 @@ async def test_a_board_with_another_boards_token_is_refused(
 
     # With the other board's valid token it is that board's principal: only that board's
     # topics are allowed, and touching any other gets the connection dropped.
-    rogue = aiomqtt.Client(
-        "127.0.0.1",
-        iot_emulator.port,
-        identifier="",
-        transport="websockets",
-        websocket_path="/mqtt",
-        websocket_headers={
-            "X-Amz-CustomAuthorizer-Name": "konnected-aws",
-            "X-Amz-CustomAuthorizer-Signature": sign_token(private_key, record.token),
-            "Token": record.token,
-        },
-        timeout=3,
-    )
+    rogue = iot_emulator.mqtt_client(record.token, sign_token(private_key, record.token))
     with pytest.raises(aiomqtt.MqttError):
         async with rogue:
             await rogue.subscribe(f"konnected/{intruder.device_id}/switch", qos=1)

@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
+import aiomqtt
 import boto3
 from moto.server import ThreadedMotoServer
 from websockets.asyncio.server import ServerConnection
@@ -91,6 +92,22 @@ class IotEmulator:
     def aws_endpoint_url(self) -> str:
         """The moto server, for boto3's endpoint_url."""
         return f"http://127.0.0.1:{self.moto_port}"
+
+    def mqtt_client(self, token: str, signature: str, authorizer: str = "konnected-aws") -> aiomqtt.Client:
+        """An MQTT client that authenticates the way the firmware does (headers, empty client id)."""
+        return aiomqtt.Client(
+            "127.0.0.1",
+            self.port,
+            identifier="",
+            transport="websockets",
+            websocket_path="/mqtt",
+            websocket_headers={
+                "X-Amz-CustomAuthorizer-Name": authorizer,
+                "X-Amz-CustomAuthorizer-Signature": signature,
+                "Token": token,
+            },
+            timeout=3,
+        )
 
     def client(self, service: str) -> Any:
         """A boto3 client against the moto server."""
