@@ -42,7 +42,14 @@ from homeassistant.helpers.service_info.ssdp import SsdpServiceInfo
 
 from .adoption import AdoptionError, async_adopt_board, async_read_board, async_reprovision_board
 from .board import BoardStatus, zones_for_model
-from .cloud import AccountResources, AwsCredentials, CloudAccount
+from .cloud import (
+    AccountResources,
+    AwsCredentials,
+    CloudAccount,
+    SetupStep,
+    StepState,
+    progress_fraction,
+)
 from .cloud.errors import CloudError, InvalidCredentialsError, MissingPermissionError
 from .const import (
     CONF_ACCESS_KEY_ID,
@@ -222,8 +229,8 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
         account = cloud_account_for(self._account_data)
         loop = self.hass.loop
 
-        def progress(step: Any, done: int, total: int) -> None:
-            loop.call_soon_threadsafe(self.async_update_progress, done / total if total else 1.0)
+        def progress(step: SetupStep, state: StepState) -> None:
+            loop.call_soon_threadsafe(self.async_update_progress, progress_fraction(step, state))
 
         resources = await self.hass.async_add_executor_job(account.ensure, progress)
         bridge_id = self._account_data.get(CONF_BRIDGE_ID)

@@ -1,222 +1,481 @@
-"""Account setup against moto: from nothing, re-runs, repairs, partial failures, errors."""
+"""Account setup against moto: from nothing, re-runs, repairs, partial failures, teardown."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import shutil
-import subprocess
 from pathlib import Path
-from typing import Any
-from unittest.mock import patch
 
 import pytest
-from botocore.exceptions import ClientError
 
-from custom_components.konnected_aws.cloud import CloudAccount, SetupStep
+from custom_components.konnected_aws.cloud import (
+    CloudAccount,
+    SetupStep,
+    StepState,
+    progress_fraction,
+)
+from custom_components.konnected_aws.cloud import account as account_module
 from custom_components.konnected_aws.cloud.account import lambda_package
-from custom_components.konnected_aws.cloud.errors import (
-    CloudError,
-    InvalidCredentialsError,
-    InvalidDeviceIdError,
-    MissingPermissionError,
-    ThrottledError,
-)
-from custom_components.konnected_aws.cloud.signing import (
-    generate_key_pair,
-    new_token,
-    public_key_of,
-    sign_token,
-    verify_token_signature,
-)
+from custom_components.konnected_aws.cloud.errors import CloudError, MissingPermissionError
+from custom_components.konnected_aws.cloud.signing import generate_key_pair, public_key_of
 
-TEMPLATE = Path(__file__).parents[2] / "custom_components" / "konnected_aws" / "authorizer" / "template.yaml"
+from .conftest import REGION, client_error, fail_once, mutating, new_account, record_calls
 
-
-def client_error(code: str, operation: str = "Op") -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "x"}}, operation)
+ACCOUNT_ID = "123456789012"  # moto's default account
+FUNCTION = "konnected-aws-authorizer"
+TABLE = "konnected-aws-devices"
+ORIGINAL_SOURCE = account_module.LAMBDA_SOURCE
 
 
 def test_ensure_from_nothing_creates_everything(account: CloudAccount) -> None:
     """Every resource exists and is wired as the firmware's custom authorizer needs."""
-    progress: list[tuple[SetupStep, int, int]] = []
-    resources = account.ensure(lambda step, done, total: progress.append((step, done, total)))
-    assert [step for step, _, _ in progress[:-1]] == list(SetupStep)
-    assert progress[-1][1] == progress[-1][2]
-    assert set(resources.changed) == set(SetupStep) - {SetupStep.ENDPOINT}
-    assert resources.iot_endpoint.endswith(".amazonaws.com") and "-ats." in resources.iot_endpoint
+    progress: list[tuple[SetupStep, StepState]] = []
+    resources = account.ensure(lambda step, state: progress.append((step, state)))
 
+    expected = []
+    for step in SetupStep:
+        expected += [(step, StepState.RUNNING), (step, StepState.CHANGED)]
+    expected[-1] = (SetupStep.ENDPOINT, StepState.UNCHANGED)  # read only
+    assert progress == expected
+    assert set(resources.changed) == set(SetupStep) - {SetupStep.ENDPOINT}
+    assert resources.account_id == ACCOUNT_ID
+    assert resources.region == REGION
+    assert resources.authorizer_arn == f"arn:aws:iot:{REGION}:{ACCOUNT_ID}:authorizer/konnected-aws"
+    assert "-ats.iot." in resources.iot_endpoint
+    assert resources.websocket_url == f"wss://{resources.iot_endpoint}/mqtt"
+
+
+def test_ensure_stores_the_key_pair_and_makes_the_table(account: CloudAccount) -> None:
+    """Private key as SecureString, public key beside it; on-demand table with the token index."""
+    account.ensure()
     ssm = account.client("ssm")
-    private = ssm.get_parameter(Name=account.names.private_key_parameter, WithDecryption=True)["Parameter"]
-    assert private["Type"] == "SecureString"
-    authorizer = account.client("iot").describe_authorizer(authorizerName="konnected-aws")["authorizerDescription"]
+    private = ssm.get_parameter(Name="/konnected-aws/authorizer/private-key", WithDecryption=True)
+    assert private["Parameter"]["Type"] == "SecureString"
+    assert account.load_private_key() == private["Parameter"]["Value"].encode()
+    public_pem = public_key_of(account.load_private_key()).decode()
+    public = ssm.get_parameter(Name="/konnected-aws/authorizer/public-key")["Parameter"]
+    assert (public["Type"], public["Value"]) == ("String", public_pem)
+
+    table = account.client("dynamodb").describe_table(TableName=TABLE)["Table"]
+    assert table["TableStatus"] == "ACTIVE"
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [{"AttributeName": "device_id", "KeyType": "HASH"}]
+    [index] = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "token-index"
+    assert index["KeySchema"] == [{"AttributeName": "token", "KeyType": "HASH"}]
+    assert index["Projection"] == {"ProjectionType": "ALL"}
+
+
+def test_ensure_gives_the_lambda_a_least_privilege_role(account: CloudAccount) -> None:
+    """Trusted by Lambda only; may read this table by token and write its own logs."""
+    account.ensure()
+    iam = account.client("iam")
+    role = iam.get_role(RoleName="konnected-aws-authorizer")["Role"]
+    trust = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ]
+    policy = iam.get_role_policy(
+        RoleName="konnected-aws-authorizer", PolicyName="konnected-aws-authorizer"
+    )
+    statements = policy["PolicyDocument"]["Statement"]
+    table_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{TABLE}"
+    assert {
+        "Effect": "Allow",
+        "Action": "dynamodb:Query",
+        "Resource": f"{table_arn}/index/token-index",
+    } in statements
+    assert {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": table_arn} in statements
+    actions = [
+        action
+        for s in statements
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    ]
+    # Least privilege: read by token and write logs, nothing else, no wildcard resources.
+    assert sorted(actions) == sorted(
+        [
+            "dynamodb:Query",
+            "dynamodb:GetItem",
+            "logs:CreateLogGroup",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+        ]
+    )
+    assert "*" not in json.dumps([s["Resource"] for s in statements[:2]])
+
+
+def test_ensure_wires_function_permission_and_authorizer(account: CloudAccount) -> None:
+    """Lambda from the shipped code; IoT may invoke it for this authorizer; signing on."""
+    resources = account.ensure()
+    role = account.client("iam").get_role(RoleName="konnected-aws-authorizer")["Role"]
+    public_pem = public_key_of(account.load_private_key()).decode()
+    function = account.client("lambda").get_function(FunctionName=FUNCTION)["Configuration"]
+    assert function["Runtime"] == "python3.13"
+    assert function["Handler"] == "lambda_function.lambda_handler"
+    assert function["Role"] == role["Arn"]
+    assert function["Environment"]["Variables"] == {"DEVICE_TABLE": TABLE}
+    assert function["CodeSha256"] == lambda_package()[1]
+    assert resources.function_arn == function["FunctionArn"]
+
+    permission = json.loads(account.client("lambda").get_policy(FunctionName=FUNCTION)["Policy"])
+    [statement] = permission["Statement"]
+    assert statement["Principal"] == {"Service": "iot.amazonaws.com"}
+    assert statement["Action"] == "lambda:InvokeFunction"
+    assert statement["Condition"] == {"ArnLike": {"AWS:SourceArn": resources.authorizer_arn}}
+
+    authorizer = account.client("iot").describe_authorizer(authorizerName="konnected-aws")[
+        "authorizerDescription"
+    ]
+    assert authorizer["authorizerFunctionArn"] == function["FunctionArn"]
     assert authorizer["tokenKeyName"] == "Token"
     assert authorizer["status"] == "ACTIVE"
     assert authorizer["signingDisabled"] is False
-    assert authorizer["tokenSigningPublicKeys"]["konnected-aws-key"] == public_key_of(private["Value"].encode()).decode()
-    function = account.client("lambda").get_function(FunctionName="konnected-aws-authorizer")["Configuration"]
-    assert function["Runtime"] == "python3.13"
-    assert function["Environment"]["Variables"] == {"DEVICE_TABLE": "konnected-aws-devices"}
-    assert function["CodeSha256"] == lambda_package()[1]
-    policy = json.loads(account.client("lambda").get_policy(FunctionName="konnected-aws-authorizer")["Policy"])
-    statement = policy["Statement"][0]
-    assert statement["Principal"]["Service"] == "iot.amazonaws.com"
-    assert resources.authorizer_arn in json.dumps(statement)
-    table = account.client("dynamodb").describe_table(TableName="konnected-aws-devices")["Table"]
-    assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["token-index"]
+    assert authorizer["tokenSigningPublicKeys"] == {"konnected-aws-key": public_pem}
 
 
 def test_rerun_changes_nothing(account: CloudAccount) -> None:
-    """Idempotent: the second run makes no change and keeps the key."""
-    account.ensure()
+    """Idempotent: a second run (a new object, as after a restart) makes no change at all."""
+    first = account.ensure()
+    function = account.client("lambda").get_function(FunctionName=FUNCTION)["Configuration"]
     key = account.load_private_key()
-    assert account.ensure().changed == ()
-    assert account.load_private_key() == key
+
+    again = new_account()
+    calls = record_calls(again)
+    progress: list[tuple[SetupStep, StepState]] = []
+    second = again.ensure(lambda step, state: progress.append((step, state)))
+
+    assert calls, "the call recorder saw nothing"
+    assert mutating(calls) == []
+    assert second.changed == ()
+    assert {state for _, state in progress} == {StepState.RUNNING, StepState.UNCHANGED}
+    # moto invents a new endpoint prefix on every DescribeEndpoint; AWS keeps one per account.
+    assert second == dataclasses.replace(first, changed=(), iot_endpoint=second.iot_endpoint)
+    assert again.load_private_key() == key
+    after = again.client("lambda").get_function(FunctionName=FUNCTION)["Configuration"]
+    assert (after["Version"], after["LastModified"], after["CodeSha256"]) == (
+        function["Version"],
+        function["LastModified"],
+        function["CodeSha256"],
+    )
+    versions = again.client("lambda").list_versions_by_function(FunctionName=FUNCTION)["Versions"]
+    assert [version["Version"] for version in versions] == ["$LATEST"]
+    parameter = again.client("ssm").get_parameter(Name="/konnected-aws/authorizer/private-key")[
+        "Parameter"
+    ]
+    assert parameter["Version"] == 1
 
 
 def test_drift_is_repaired(account: CloudAccount) -> None:
-    """A disabled authorizer, a lost permission and old Lambda code are put right."""
-    account.ensure()
-    account.client("iot").update_authorizer(authorizerName="konnected-aws", status="INACTIVE")
-    account.client("lambda").remove_permission(
-        FunctionName="konnected-aws-authorizer", StatementId="konnected-aws-iot-invoke"
+    """Resources changed by hand are put back, and then a run changes nothing again."""
+    resources = account.ensure()
+    other_key = generate_key_pair().public_pem.decode()
+    account.client("iot").update_authorizer(
+        authorizerName="konnected-aws",
+        status="INACTIVE",
+        tokenKeyName="token",
+        tokenSigningPublicKeys={"konnected-aws-key": other_key},
     )
-    account.client("lambda").update_function_code(FunctionName="konnected-aws-authorizer", ZipFile=b"old")
+    account.client("lambda").remove_permission(
+        FunctionName=FUNCTION, StatementId="konnected-aws-iot-invoke"
+    )
+    account.client("lambda").add_permission(
+        FunctionName=FUNCTION,
+        StatementId="konnected-aws-iot-invoke",
+        Action="lambda:InvokeFunction",
+        Principal="iot.amazonaws.com",
+        SourceArn=resources.authorizer_arn.replace("konnected-aws", "someone-else"),
+    )
+    account.client("lambda").update_function_configuration(
+        FunctionName=FUNCTION, Environment={"Variables": {"DEVICE_TABLE": "other"}}, Timeout=60
+    )
+    account.client("iam").put_role_policy(
+        RoleName="konnected-aws-authorizer",
+        PolicyName="konnected-aws-authorizer",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}],
+            }
+        ),
+    )
+    account.client("ssm").delete_parameter(Name="/konnected-aws/authorizer/public-key")
+
     changed = set(account.ensure().changed)
-    assert changed == {SetupStep.AUTHORIZER, SetupStep.PERMISSION, SetupStep.FUNCTION}
+
+    assert changed == {
+        SetupStep.KEY_PAIR,
+        SetupStep.ROLE,
+        SetupStep.FUNCTION,
+        SetupStep.PERMISSION,
+        SetupStep.AUTHORIZER,
+    }
+    authorizer = account.client("iot").describe_authorizer(authorizerName="konnected-aws")[
+        "authorizerDescription"
+    ]
+    assert authorizer["status"] == "ACTIVE"
+    assert authorizer["tokenKeyName"] == "Token"
+    assert (
+        authorizer["tokenSigningPublicKeys"]["konnected-aws-key"]
+        == public_key_of(account.load_private_key()).decode()
+    )
+    function = account.client("lambda").get_function(FunctionName=FUNCTION)["Configuration"]
+    assert (function["Environment"]["Variables"], function["Timeout"]) == (
+        {"DEVICE_TABLE": TABLE},
+        5,
+    )
+    policy = json.loads(account.client("lambda").get_policy(FunctionName=FUNCTION)["Policy"])
+    assert [s["Condition"]["ArnLike"]["AWS:SourceArn"] for s in policy["Statement"]] == [
+        resources.authorizer_arn
+    ]
+    assert "dynamodb:*" not in json.dumps(
+        account.client("iam").get_role_policy(
+            RoleName="konnected-aws-authorizer", PolicyName="konnected-aws-authorizer"
+        )["PolicyDocument"]
+    )
     assert account.ensure().changed == ()
+
+
+def test_authorizer_without_signing_is_replaced(account: CloudAccount) -> None:
+    """Signing cannot be switched on by an update: such an authorizer is recreated with it."""
+    resources = account.ensure()
+    iot = account.client("iot")
+    iot.update_authorizer(authorizerName="konnected-aws", status="INACTIVE")
+    iot.delete_authorizer(authorizerName="konnected-aws")
+    iot.create_authorizer(
+        authorizerName="konnected-aws",
+        authorizerFunctionArn=resources.function_arn,
+        signingDisabled=True,
+        status="ACTIVE",
+    )
+    assert account.ensure().changed == (SetupStep.AUTHORIZER,)
+    authorizer = iot.describe_authorizer(authorizerName="konnected-aws")["authorizerDescription"]
+    assert authorizer["signingDisabled"] is False
+    assert authorizer["tokenKeyName"] == "Token"
+    assert len(iot.list_authorizers()["authorizers"]) == 1
+
+
+def test_newer_lambda_code_updates_the_function(
+    account: CloudAccount, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new integration version ships new Lambda code: ensure uploads it, once."""
+    account.ensure()
+    newer = tmp_path / "lambda_function.py"
+    newer.write_text(account_module.LAMBDA_SOURCE.read_text() + "\n# a newer release\n")
+    monkeypatch.setattr(account_module, "LAMBDA_SOURCE", newer)
+
+    again = new_account()
+    calls = record_calls(again)
+    assert again.ensure().changed == (SetupStep.FUNCTION,)
+    assert mutating(calls) == ["lambda:UpdateFunctionCode"]
+    function = again.client("lambda").get_function(FunctionName=FUNCTION)["Configuration"]
+    assert function["CodeSha256"] == lambda_package(newer)[1]
+    assert function["CodeSha256"] != lambda_package(ORIGINAL_SOURCE)[1]
+    assert again.ensure().changed == ()
 
 
 def test_failure_midway_is_completed_by_the_next_run(account: CloudAccount) -> None:
     """The Lambda step fails once; the next run finishes without duplicating anything."""
-    real_client = account.client
+    progress: list[tuple[SetupStep, StepState]] = []
+    fail_once(
+        account.client("lambda"),
+        "create_function",
+        client_error("ServiceException", "CreateFunction"),
+    )
 
-    def failing_client(service: str) -> Any:
-        client = real_client(service)
-        if service == "lambda":
-            def fail(**_: Any) -> Any:
-                raise client_error("ServiceException", "CreateFunction")
+    with pytest.raises(CloudError, match="function"):
+        account.ensure(lambda step, state: progress.append((step, state)))
+    assert progress[-1] == (SetupStep.FUNCTION, StepState.FAILED)
+    assert account.client("lambda").list_functions()["Functions"] == []
+    key = account.load_private_key()
 
-            client.create_function = fail
-        return client
-
-    with patch.object(account, "client", side_effect=failing_client), pytest.raises(CloudError):
-        account.ensure()
-    account._clients.clear()  # noqa: SLF001 - drop the patched client
     resources = account.ensure()
     assert SetupStep.KEY_PAIR not in resources.changed  # kept from the first run
+    assert SetupStep.ROLE not in resources.changed
     assert SetupStep.FUNCTION in resources.changed
+    assert account.load_private_key() == key
     assert len(account.client("lambda").list_functions()["Functions"]) == 1
+    assert len(account.client("iam").list_roles()["Roles"]) == 1
+    assert account.client("dynamodb").list_tables()["TableNames"] == [TABLE]
     assert account.ensure().changed == ()
 
 
-@pytest.mark.parametrize(
-    ("code", "error"),
-    [
-        ("InvalidClientTokenId", InvalidCredentialsError),
-        ("SignatureDoesNotMatch", InvalidCredentialsError),
-        ("AccessDenied", MissingPermissionError),
-        ("ThrottlingException", ThrottledError),
-        ("InternalFailure", CloudError),
-    ],
-)
-def test_aws_errors_become_clear_errors(account: CloudAccount, code: str, error: type[Exception]) -> None:
-    """What AWS says is mapped to one error each, with no secret in the message."""
-    sts = account.client("sts")
-    with patch.object(sts, "get_caller_identity", side_effect=client_error(code, "GetCallerIdentity")):
-        with pytest.raises(error) as raised:
-            account.verify()
-    assert "secret" not in str(raised.value)
+def test_failure_in_the_authorizer_step_is_completed(account: CloudAccount) -> None:
+    """The permission exists when the authorizer fails; the next run adds only the authorizer."""
+    fail_once(
+        account.client("iot"),
+        "create_authorizer",
+        client_error("InternalFailure", "CreateAuthorizer"),
+    )
+    with pytest.raises(CloudError):
+        account.ensure()
+    assert account.ensure().changed == (SetupStep.AUTHORIZER,)
+    policy = json.loads(account.client("lambda").get_policy(FunctionName=FUNCTION)["Policy"])
+    assert len(policy["Statement"]) == 1
 
 
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
+def test_missing_permission_names_the_action_and_the_step(account: CloudAccount) -> None:
+    """AccessDenied on a step: the error names the IAM action, progress the failed step."""
+    message = (
+        f"User: arn:aws:iam::{ACCOUNT_ID}:user/ha is not authorized to perform: iam:CreateRole "
+        f"on resource: arn:aws:iam::{ACCOUNT_ID}:role/konnected-aws-authorizer"
+    )
+    fail_once(
+        account.client("iam"), "create_role", client_error("AccessDenied", "CreateRole", message)
+    )
+    progress: list[tuple[SetupStep, StepState]] = []
+    with pytest.raises(MissingPermissionError) as raised:
+        account.ensure(lambda step, state: progress.append((step, state)))
+    assert raised.value.action == "iam:CreateRole"
+    assert "iam:CreateRole" in str(raised.value)
+    assert "user/ha" not in str(raised.value)
+    assert progress[-1] == (SetupStep.ROLE, StepState.FAILED)
 
-    def stream(self, **_: Any) -> Any:
-        yield self.body
+
+def test_new_role_propagation_is_retried(account: CloudAccount) -> None:
+    """Lambda cannot assume a role for a few seconds after it was made: bounded retries."""
+    sleeps: list[float] = []
+    fresh = new_account(sleeps)
+    lambda_client = fresh.client("lambda")
+    real = lambda_client.create_function
+    attempts = 0
+
+    def not_yet(**kwargs: object) -> object:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= 2:
+            raise client_error(
+                "InvalidParameterValueException",
+                "CreateFunction",
+                "The role defined for the function cannot be assumed by Lambda.",
+            )
+        return real(**kwargs)
+
+    lambda_client.create_function = not_yet
+    assert SetupStep.FUNCTION in fresh.ensure().changed
+    assert attempts == 3
+    assert sleeps[:2] == [2.0, 4.0]
 
 
-@pytest.mark.parametrize(("throttled_calls", "succeeds"), [(2, True), (100, False)])
-def test_throttling_is_retried_then_reported(account: CloudAccount, throttled_calls: int, succeeds: bool) -> None:
-    """Throttled calls are retried with backoff; persistent throttling is a clear error."""
-    from botocore.awsrequest import AWSResponse
+def test_role_that_never_propagates_is_a_clear_error(account: CloudAccount) -> None:
+    """After the bounded retries the error is reported, without sleeping for real."""
+    sleeps: list[float] = []
+    fresh = new_account(sleeps)
 
-    account.ensure()
-    attempts: list[int] = []
+    def never(**_: object) -> object:
+        raise client_error(
+            "InvalidParameterValueException",
+            "CreateFunction",
+            "The role defined for the function cannot be assumed by Lambda.",
+        )
 
-    def throttle(request: Any, **_: Any) -> AWSResponse | None:
-        attempts.append(1)
-        if len(attempts) > throttled_calls:
-            return None
-        body = b'{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"slow down"}'
-        return AWSResponse(request.url, 400, {"x-amzn-ErrorType": "ThrottlingException"}, _Raw(body))
+    fresh.client("lambda").create_function = never
+    with pytest.raises(CloudError, match="InvalidParameterValueException"):
+        fresh.ensure()
+    retry_sleeps = [delay for delay in sleeps if delay != 1.0]
+    assert len(retry_sleeps) == account_module.ROLE_PROPAGATION_RETRIES - 1
+    assert max(retry_sleeps) <= 10.0
 
-    client = account.client("dynamodb")
-    client.meta.events.register("before-send.dynamodb.DescribeTable", throttle)
-    if succeeds:
-        assert account.ensure().changed == ()
-        assert len(attempts) == throttled_calls + 1
-    else:
-        with pytest.raises(ThrottledError):
-            account.ensure()
-        assert len(attempts) > 1
+
+def test_other_invalid_parameters_are_not_retried(account: CloudAccount) -> None:
+    """Only the role-propagation error is retried."""
+    sleeps: list[float] = []
+    fresh = new_account(sleeps)
+    count = fail_once(
+        fresh.client("lambda"),
+        "create_function",
+        client_error("InvalidParameterValueException", "CreateFunction", "Unsupported runtime"),
+    )
+    with pytest.raises(CloudError):
+        fresh.ensure()
+    assert count() == 1
+
+
+def test_corrupt_private_key_is_not_replaced(account: CloudAccount) -> None:
+    """Replacing the key would break every board: a clear error instead."""
+    account.client("ssm").put_parameter(
+        Name="/konnected-aws/authorizer/private-key", Value="garbage", Type="SecureString"
+    )
+    with pytest.raises(CloudError, match="not an RSA private key"):
+        account.ensure()
+    assert account.load_private_key() == b"garbage"
+
+
+def test_existing_table_without_index_gets_it(account: CloudAccount) -> None:
+    """A table made by hand without the token index is completed, its items kept."""
+    dynamodb = account.client("dynamodb")
+    dynamodb.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "device_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "device_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.put_item(
+        TableName=TABLE, Item={"device_id": {"S": "8840f5209948"}, "token": {"S": "t" * 32}}
+    )
+    assert SetupStep.DEVICE_TABLE in account.ensure().changed
+    table = dynamodb.describe_table(TableName=TABLE)["Table"]
+    assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["token-index"]
+    assert dynamodb.get_item(TableName=TABLE, Key={"device_id": {"S": "8840f5209948"}})["Item"]
+
+
+def test_table_with_another_key_is_refused(account: CloudAccount) -> None:
+    """A foreign table under our name is not touched."""
+    account.client("dynamodb").create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    with pytest.raises(CloudError, match="another key"):
+        account.ensure()
+
+
+def test_emulator_without_authorizer_api_is_a_clear_error(account: CloudAccount) -> None:
+    """moto without the devtools shim raises NotImplementedError: reported as a CloudError."""
+
+    def not_implemented(**_: object) -> object:
+        raise NotImplementedError("The describe_authorizer action has not been implemented")
+
+    account.client("iot").describe_authorizer = not_implemented
+    with pytest.raises(CloudError, match="does not implement"):
+        account.ensure()
 
 
 def test_teardown_removes_everything_and_is_idempotent(account: CloudAccount) -> None:
-    """After teardown nothing is left; a second teardown is fine."""
+    """After teardown nothing is left; a second teardown, or one on an empty account, is fine."""
+    new_account().teardown()
     account.ensure()
     account.teardown()
     account.teardown()
     assert account.client("lambda").list_functions()["Functions"] == []
     assert account.client("dynamodb").list_tables()["TableNames"] == []
     assert account.client("iot").list_authorizers()["authorizers"] == []
+    assert account.client("iam").list_roles()["Roles"] == []
+    assert account.client("ssm").describe_parameters()["Parameters"] == []
+    with pytest.raises(CloudError, match="missing"):
+        account.load_private_key()
+    # And a new setup starts from scratch, with a new key.
+    assert SetupStep.KEY_PAIR in account.ensure().changed
 
 
-def test_registry(account: CloudAccount) -> None:
-    """Register, find by token, rotate, revoke, delete."""
-    account.ensure()
-    registry = account.registry
-    first = registry.register("8840f5209948", "user")
-    assert registry.find_by_token(first.token).device_id == "8840f5209948"  # type: ignore[union-attr]
-    rotated = registry.rotate_token("8840f5209948")
-    assert rotated.token != first.token
-    assert registry.find_by_token(first.token) is None
-    registry.revoke("8840f5209948")
-    assert registry.get("8840f5209948").status == "revoked"  # type: ignore[union-attr]
-    registry.delete("8840f5209948")
-    registry.delete("8840f5209948")
-    assert registry.get("8840f5209948") is None
-    assert "token" not in repr(rotated) or rotated.token not in repr(rotated)
-    with pytest.raises(InvalidDeviceIdError):
-        registry.register("not-a-mac", "user")
-    with pytest.raises(CloudError):
-        registry.rotate_token("000000000000")
+def test_progress_fraction() -> None:
+    """A progress bar: 0 before the first step, 1 after the last, growing in between."""
+    fractions = [
+        progress_fraction(step, state)
+        for step in SetupStep
+        for state in (StepState.RUNNING, StepState.CHANGED)
+    ]
+    assert fractions[0] == 0.0
+    assert fractions[-1] == 1.0
+    assert fractions == sorted(fractions)
 
 
-def test_signature_matches_openssl(tmp_path: Path) -> None:
-    """Byte-identical to `openssl dgst -sha256 -sign key | openssl base64 -A`."""
-    openssl = shutil.which("openssl")
-    assert openssl is not None, "the project's Python root ships openssl (ca-certificates needs it)"
-    pair = generate_key_pair()
-    key_file = tmp_path / "key.pem"
-    key_file.write_bytes(pair.private_pem)
-    token = new_token()
-    raw = subprocess.run(
-        [openssl, "dgst", "-sha256", "-sign", str(key_file)], input=token.encode(), capture_output=True, check=True
-    ).stdout
-    import base64
-
-    assert sign_token(pair.private_pem, token) == base64.b64encode(raw).decode()
-    assert verify_token_signature(pair.public_pem, token, sign_token(pair.private_pem, token))
-    assert not verify_token_signature(pair.public_pem, token + "x", sign_token(pair.private_pem, token))
-    assert not verify_token_signature(pair.public_pem, token, "not base64!")
-    assert len(token) >= 22  # at least 128 random bits
-    assert "PRIVATE" not in repr(pair)
-
-
-def test_cloudformation_template_lints() -> None:
-    """cfn-lint accepts the template for users who deploy with IaC."""
-    cfn_lint = shutil.which("cfn-lint")
-    assert cfn_lint is not None
-    result = subprocess.run([cfn_lint, str(TEMPLATE)], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_reprs_hide_secrets(account: CloudAccount) -> None:
+    """Credentials never show up in a repr (and so not in logs or diagnostics)."""
+    assert "wJalrXUtnFEMI" not in repr(account.credentials)
+    assert "AKIATESTTESTTEST" not in repr(account.credentials)
+    assert "wJalrXUtnFEMI" not in repr(account)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import logging
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -13,12 +15,24 @@ import pytest
 
 from custom_components.konnected_aws.cloud import CloudAccount
 
-LAMBDA = Path(__file__).parents[2] / "custom_components" / "konnected_aws" / "authorizer" / "lambda_function.py"
-ARN = "arn:aws:lambda:eu-west-1:123456789012:function:konnected-aws-authorizer"
+LAMBDA = (
+    Path(__file__).parents[2]
+    / "custom_components"
+    / "konnected_aws"
+    / "authorizer"
+    / "lambda_function.py"
+)
+ACCOUNT_ID = "210987654321"
+ARN = f"arn:aws:lambda:eu-west-1:{ACCOUNT_ID}:function:konnected-aws-authorizer"
+IOT = f"arn:aws:iot:eu-west-1:{ACCOUNT_ID}"
 BOARD = "8840f5209948"
+BRIDGE = "bridge0123"
+SIGNATURE = "c2lnbmF0dXJl"  # AWS has already checked it; the Lambda only sees the outcome
 
 
 class Context:
+    """The attribute of Lambda's context object the function reads."""
+
     invoked_function_arn = ARN
 
 
@@ -35,18 +49,16 @@ def handler(account: CloudAccount, monkeypatch: pytest.MonkeyPatch) -> ModuleTyp
     return module
 
 
-def http_event(token: str | None, verified: bool = True) -> dict[str, Any]:
-    """A WebSocket upgrade with the authorizer headers (what the firmware sends)."""
-    headers = {"x-amz-customauthorizer-name": "konnected-aws", "x-amz-customauthorizer-signature": "c2ln"}
-    if token is not None:
-        headers["token"] = token
+def base_event(
+    token: str | None, protocols: list[str], protocol_data: dict[str, Any]
+) -> dict[str, Any]:
+    """AWS IoT's authorizer event (developer guide, "Defining your authorizer function")."""
     event: dict[str, Any] = {
-        "signatureVerified": verified,
-        "protocols": ["tls", "http", "mqtt"],
+        "signatureVerified": True,
+        "protocols": protocols,
         "protocolData": {
-            "tls": {"serverName": "abc-ats.iot.eu-west-1.amazonaws.com"},
-            "http": {"headers": headers, "queryString": ""},
-            "mqtt": {"clientId": ""},
+            "tls": {"serverName": "abc123-ats.iot.eu-west-1.amazonaws.com"},
+            **protocol_data,
         },
         "connectionMetadata": {"id": "e56f08c3-c559-490f-aa9f-7e8427d0f57b"},
     }
@@ -55,80 +67,295 @@ def http_event(token: str | None, verified: bool = True) -> dict[str, Any]:
     return event
 
 
-def query_event(token: str) -> dict[str, Any]:
-    """The query-string variant."""
-    event = http_event(token)
-    event["protocolData"]["http"] = {
-        "headers": {},
-        "queryString": f"x-amz-customauthorizer-name=konnected-aws&Token={token}&x-amz-customauthorizer-signature=c2ln",
+def header_event(token: str | None, *, with_token_field: bool = True) -> dict[str, Any]:
+    """MQTT over WebSocket, authorizer data as upgrade headers (what the firmware sends)."""
+    headers = {
+        "Host": "abc123-ats.iot.eu-west-1.amazonaws.com",
+        "Sec-WebSocket-Protocol": "mqtt",
+        "X-Amz-CustomAuthorizer-Name": "konnected-aws",
+        "X-Amz-CustomAuthorizer-Signature": SIGNATURE,
     }
+    if token is not None:
+        headers["Token"] = token
+    return base_event(
+        token if with_token_field else None,
+        ["tls", "http", "mqtt"],
+        {"http": {"headers": headers, "queryString": ""}},
+    )
+
+
+def query_event(token: str, *, with_token_field: bool = True) -> dict[str, Any]:
+    """MQTT over WebSocket with the authorizer data in the query string."""
+    query = (
+        f"?x-amz-customauthorizer-name=konnected-aws&Token={token}"
+        f"&x-amz-customauthorizer-signature={SIGNATURE}"
+    )
+    return base_event(
+        token if with_token_field else None,
+        ["tls", "http", "mqtt"],
+        {
+            "http": {
+                "headers": {"Host": "abc123-ats.iot.eu-west-1.amazonaws.com"},
+                "queryString": query,
+            }
+        },
+    )
+
+
+def mqtt_event(token: str, *, with_token_field: bool = True) -> dict[str, Any]:
+    """MQTT on port 443 (ALPN mqtt): the authorizer data in the MQTT username."""
+    username = (
+        "ha?x-amz-customauthorizer-name=konnected-aws"
+        f"&x-amz-customauthorizer-signature={SIGNATURE}&Token={token}"
+    )
+    return base_event(
+        token if with_token_field else None,
+        ["tls", "mqtt"],
+        {"mqtt": {"username": username, "password": "", "clientId": "konnected-bridge-bridge0123"}},
+    )
+
+
+def only_policy(response: dict[str, Any]) -> dict[str, Any]:
+    """The one policy document, checked against AWS's limits."""
+    documents = response["policyDocuments"]
+    assert 1 <= len(documents) <= 10
+    assert all(isinstance(document, str) and len(document) <= 2048 for document in documents)
+    assert len(documents) == 1
+    policy: dict[str, Any] = json.loads(documents[0])
+    return policy
+
+
+def assert_authenticated(response: dict[str, Any], principal: str) -> None:
+    """The seed's response shape and AWS's limits."""
+    assert set(response) == {
+        "isAuthenticated",
+        "principalId",
+        "disconnectAfterInSeconds",
+        "refreshAfterInSeconds",
+        "policyDocuments",
+    }
+    assert response["isAuthenticated"] is True
+    assert response["principalId"] == principal
+    assert principal.isalnum() and 1 <= len(principal) <= 128
+    assert response["disconnectAfterInSeconds"] == 86400
+    assert response["refreshAfterInSeconds"] == 21600
+
+
+@pytest.mark.parametrize("shape", [header_event, query_event, mqtt_event])
+@pytest.mark.parametrize("with_token_field", [True, False])
+def test_board_gets_only_its_own_topics(
+    handler: ModuleType, account: CloudAccount, shape: Any, with_token_field: bool
+) -> None:
+    """Every way AWS passes the token; a board may use only konnected/<its id>/*."""
+    token = account.registry.register(BOARD, "user").token
+    response = handler.lambda_handler(shape(token, with_token_field=with_token_field), Context())
+    assert_authenticated(response, BOARD)
+    assert only_policy(response) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["iot:Connect"], "Resource": [f"{IOT}:client/*"]},
+            {
+                "Effect": "Deny",
+                "Action": ["iot:Connect"],
+                "Resource": [f"{IOT}:client/konnected-bridge-*"],
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["iot:Publish", "iot:Receive"],
+                "Resource": [f"{IOT}:topic/konnected/{BOARD}/*"],
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["iot:Subscribe"],
+                "Resource": [f"{IOT}:topicfilter/konnected/{BOARD}/*"],
+            },
+        ],
+    }
+
+
+def test_bridge_gets_all_boards_and_one_client_id(
+    handler: ModuleType, account: CloudAccount
+) -> None:
+    """The bridge principal: its own client id, every board's topics and the presence events."""
+    token = account.registry.register(BRIDGE, "user", kind="bridge").token
+    response = handler.lambda_handler(header_event(token), Context())
+    assert_authenticated(response, BRIDGE)
+    assert only_policy(response)["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Action": ["iot:Connect"],
+            "Resource": [f"{IOT}:client/konnected-bridge-{BRIDGE}"],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["iot:Subscribe"],
+            "Resource": [
+                f"{IOT}:topicfilter/konnected/*",
+                f"{IOT}:topicfilter/$aws/events/presence/*",
+            ],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["iot:Receive"],
+            "Resource": [f"{IOT}:topic/konnected/*", f"{IOT}:topic/$aws/events/presence/*"],
+        },
+        {"Effect": "Allow", "Action": ["iot:Publish"], "Resource": [f"{IOT}:topic/konnected/*"]},
+    ]
+
+
+def test_longest_bridge_id_stays_within_limits(handler: ModuleType, account: CloudAccount) -> None:
+    """A 128-character principal still gives a policy under 2048 characters."""
+    bridge_id = "b" * 128
+    token = account.registry.register(bridge_id, "user", kind="bridge").token
+    response = handler.lambda_handler(header_event(token), Context())
+    assert_authenticated(response, bridge_id)
+    only_policy(response)
+
+
+def test_arn_without_context_falls_back_to_the_region(
+    handler: ModuleType, account: CloudAccount
+) -> None:
+    """No function ARN in the context (never on Lambda): the region from the environment."""
+    token = account.registry.register(BOARD, "user").token
+    response = handler.lambda_handler(header_event(token), object())
+    resources = json.dumps(only_policy(response))
+    assert "arn:aws:iot:eu-west-1:*:topic/konnected/8840f5209948/*" in resources
+
+
+def _without_signature_flag(event: dict[str, Any]) -> Any:
+    del event["signatureVerified"]
     return event
 
 
-def policy(response: dict[str, Any]) -> dict[str, Any]:
-    assert len(response["policyDocuments"]) == 1
-    document = response["policyDocuments"][0]
-    assert isinstance(document, str) and len(document) <= 2048
-    return json.loads(document)
+BAD_EVENTS: dict[str, Any] = {
+    "unverified": lambda event, token: {**event, "signatureVerified": False},
+    "signature_flag_missing": lambda event, token: _without_signature_flag(event),
+    "signature_flag_string": lambda event, token: {**event, "signatureVerified": "true"},
+    "unknown_token": lambda event, token: header_event("not-a-known-token-at-all"),
+    "no_token_anywhere": lambda event, token: header_event(None),
+    "token_not_a_string": lambda event, token: {**event, "token": {"S": token}},
+    "token_with_foreign_characters": lambda event, token: header_event(token + "/#"),
+    "token_too_long": lambda event, token: header_event("x" * 5000),
+    "list_event": lambda event, token: ["not", "an", "event"],
+    "none_event": lambda event, token: None,
+    "garbage_protocol_data": lambda event, token: {
+        "signatureVerified": True,
+        "protocolData": ["x"],
+        "connectionMetadata": "y",
+    },
+}
 
 
-def test_board_gets_its_own_topics(handler: ModuleType, account: CloudAccount, caplog: pytest.LogCaptureFixture) -> None:
-    """The seed's response: principal, durations, policy scoped to konnected/<id>/*."""
-    caplog.set_level(logging.DEBUG)
+@pytest.mark.parametrize("case", BAD_EVENTS)
+def test_bad_events_fail_closed(handler: ModuleType, account: CloudAccount, case: str) -> None:
+    """Unverified, unknown or malformed: refused in the right shape, without raising."""
     token = account.registry.register(BOARD, "user").token
-    for event in (http_event(token), query_event(token)):
-        response = handler.lambda_handler(event, Context())
-        assert response["isAuthenticated"] is True
-        assert response["principalId"] == BOARD
-        assert response["disconnectAfterInSeconds"] == 86400
-        assert response["refreshAfterInSeconds"] == 21600
-        statements = policy(response)["Statement"]
-        resources = json.dumps(statements)
-        assert f"topic/konnected/{BOARD}/*" in resources
-        assert f"topicfilter/konnected/{BOARD}/*" in resources
-        assert "arn:aws:iot:eu-west-1:123456789012:" in resources
-        deny = [s for s in statements if s["Effect"] == "Deny"]
-        assert deny and "client/konnected-bridge-*" in deny[0]["Resource"][0]
-    # The Lambda logs (to the root logger, as Lambda collects it) but never the token.
-    lambda_logs = [record.getMessage() for record in caplog.records if record.name == "root"]
-    assert lambda_logs
-    assert not any(token in line for line in lambda_logs)
-
-
-def test_bridge_gets_all_boards_and_one_client_id(handler: ModuleType, account: CloudAccount) -> None:
-    """The bridge principal: its own client id, every board's topics and lifecycle events."""
-    token = account.registry.register("bridge0123", "user", kind="bridge").token
-    response = handler.lambda_handler(http_event(token), Context())
-    assert response["principalId"] == "bridge0123"
-    resources = json.dumps(policy(response))
-    assert "client/konnected-bridge-bridge0123" in resources
-    assert "topicfilter/$aws/events/presence/*" in resources
-
-
-@pytest.mark.parametrize("case", ["unverified", "unknown", "revoked", "no_token", "malformed", "long_token"])
-def test_fails_closed(handler: ModuleType, account: CloudAccount, case: str) -> None:
-    """Anything but a verified, known, active token is refused, without raising."""
-    token = account.registry.register(BOARD, "user").token
-    event: Any
-    match case:
-        case "unverified":
-            event = http_event(token, verified=False)
-        case "unknown":
-            event = http_event("not-a-known-token")
-        case "revoked":
-            account.registry.revoke(BOARD)
-            event = http_event(token)
-        case "no_token":
-            event = http_event(None)
-        case "malformed":
-            event = ["not", "an", "event"]
-        case _:
-            event = http_event("x" * 5000)
+    event = BAD_EVENTS[case](header_event(token), token)
     assert handler.lambda_handler(event, Context()) == {"isAuthenticated": False}
 
 
-def test_dynamodb_error_fails_closed(handler: ModuleType, account: CloudAccount, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A missing table (or any DynamoDB error) refuses instead of raising."""
+@pytest.mark.parametrize("change", ["revoke", "rotate_token", "delete"])
+def test_tokens_stop_working(handler: ModuleType, account: CloudAccount, change: str) -> None:
+    """A revoked, rotated-away or deleted device's token is refused at the next connection."""
+    token = account.registry.register(BOARD, "user").token
+    assert handler.lambda_handler(header_event(token), Context())["isAuthenticated"] is True
+    getattr(account.registry, change)(BOARD)
+    assert handler.lambda_handler(header_event(token), Context()) == {"isAuthenticated": False}
+
+
+def test_index_lag_cannot_resurrect_a_revoked_token(
+    handler: ModuleType, account: CloudAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index may still show the old item for a moment; the consistent table read decides."""
+    token = account.registry.register(BOARD, "user").token
+    stale = handler._table().query(
+        IndexName="token-index",
+        KeyConditionExpression="#t = :t",
+        ExpressionAttributeNames={"#t": "token"},
+        ExpressionAttributeValues={":t": token},
+    )
+    account.registry.revoke(BOARD)
+    table = handler._table()
+    monkeypatch.setattr(table, "query", lambda **_: stale)
+    assert stale["Items"][0]["status"] == "active"
+    assert handler.lambda_handler(header_event(token), Context()) == {"isAuthenticated": False}
+
+
+def test_dynamodb_error_fails_closed(
+    handler: ModuleType, account: CloudAccount, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A missing table (any DynamoDB error) refuses instead of raising, and logs no token."""
+    caplog.set_level(logging.DEBUG)
     token = account.registry.register(BOARD, "user").token
     account.client("dynamodb").delete_table(TableName=account.names.table)
-    assert handler.lambda_handler(http_event(token), Context()) == {"isAuthenticated": False}
+    assert handler.lambda_handler(header_event(token), Context()) == {"isAuthenticated": False}
+    # The function's own log (the root logger, as Lambda collects it); botocore's debug
+    # output is not emitted on Lambda, where the root level is INFO.
+    messages = [record.getMessage() for record in caplog.records if record.name == "root"]
+    assert any("failed closed: ResourceNotFoundException" in message for message in messages)
+    assert not any(token in message for message in messages)
+
+
+def test_missing_configuration_fails_closed(
+    handler: ModuleType, account: CloudAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without DEVICE_TABLE the function refuses everyone."""
+    token = account.registry.register(BOARD, "user").token
+    monkeypatch.delenv("DEVICE_TABLE")
+    assert handler.lambda_handler(header_event(token), Context()) == {"isAuthenticated": False}
+
+
+def test_response_over_the_limits_is_refused(
+    handler: ModuleType, account: CloudAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS would reject a policy over 2048 characters: the function denies instead."""
+    token = account.registry.register(BOARD, "user").token
+
+    def huge(arn: str, device_id: str) -> dict[str, Any]:
+        return {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "x" * 3000}],
+        }
+
+    monkeypatch.setitem(handler.POLICIES, "board", huge)
+    assert handler.lambda_handler(header_event(token), Context()) == {"isAuthenticated": False}
+
+
+def test_item_of_unknown_kind_is_refused(handler: ModuleType, account: CloudAccount) -> None:
+    """An item the registry did not write (unknown kind, bad id) gets no policy."""
+    table = handler._table()
+    token = "T" * 32
+    table.put_item(Item={"device_id": "abc", "token": token, "status": "active", "kind": "admin"})
+    assert handler.lambda_handler(header_event(token), Context()) == {"isAuthenticated": False}
+    table.put_item(
+        Item={"device_id": "NOTAMAC", "token": token, "status": "active", "kind": "board"}
+    )
+    assert handler.lambda_handler(header_event(token), Context()) == {"isAuthenticated": False}
+
+
+def test_tokens_never_reach_the_logs(
+    handler: ModuleType, account: CloudAccount, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Decisions are logged (connection id, principal), tokens never."""
+    caplog.set_level(logging.DEBUG)
+    token = account.registry.register(BOARD, "user").token
+    handler.lambda_handler(header_event(token), Context())
+    handler.lambda_handler(header_event(token + "x"), Context())
+    messages = [record.getMessage() for record in caplog.records if record.name == "root"]
+    assert any("allowed 8840f5209948" in message for message in messages)
+    assert any("denied" in message for message in messages)
+    assert not any(token in message for message in messages)
+
+
+def test_source_runs_on_the_python_313_lambda_runtime() -> None:
+    """The file parses as Python 3.13 and imports only the standard library and boto3."""
+    tree = ast.parse(LAMBDA.read_text(), feature_version=(3, 13))
+    modules = {
+        (node.module or "").split(".")[0]
+        if isinstance(node, ast.ImportFrom)
+        else alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert modules - sys.stdlib_module_names - {"__future__"} == {"boto3"}

@@ -1,1 +1,1 @@
-"""The companion custom-authorizer Lambda (deployed as a standalone file, see lambda_function.py)."""
+"""The companion custom-authorizer Lambda, deployed as a single file (see lambda_function.py)."""

@@ -1,18 +1,29 @@
 """AWS IoT custom authorizer for Konnected boards and the Home Assistant bridge.
 
-Deployed by konnected_aws into the user's account (Python 3.13 runtime, boto3 only). AWS IoT
-calls it with the `Token` the client sent; token validation is on, so `signatureVerified`
-says whether the token's RSA signature matched the authorizer's public key. The token is
-looked up in the device table (`DEVICE_TABLE`, GSI `token-index`). Everything that is not a
-verified, known, active token yields `isAuthenticated: false`: this function fails closed,
-never raises and never logs a token.
+Deployed by konnected_aws into the user's account: Python 3.13 runtime, boto3 and the
+standard library only, one file (`lambda_function.lambda_handler`).
 
-Policies (docs/architecture.md):
-- board: connect with any client id except the bridge's prefix (the legacy firmware sends an
-  empty MQTT client id, so AWS assigns one; see docs/protocol.md), publish/receive on
-  `konnected/<id>/*`, subscribe on `konnected/<id>/*`.
-- bridge: connect as `konnected-bridge-<id>` only; subscribe/receive every board's topics and
-  the lifecycle events; publish to board topics (commands).
+What AWS IoT sends: token signing is enabled, so before calling this function AWS checks the
+RSA-SHA256 signature of the token (token key name `Token`) against the authorizer's public
+key and passes the outcome as `signatureVerified`. The token itself is in `token`; the raw
+request is in `protocolData` (`http.headers`, `http.queryString`, `mqtt.username`, ...). The
+token is read from `token`, falling back to the request data when that field is missing.
+
+The decision: a verified signature, a token found in the device table (`DEVICE_TABLE`, GSI
+`token-index`, then re-read consistently from the table so a revocation counts at once) and
+status `active` yield the device's policy; anything else - unknown or revoked token,
+unverified signature, a malformed event, a DynamoDB error - yields `{"isAuthenticated": false}`.
+The function fails closed, never raises and never logs a token.
+
+Policies (docs/architecture.md), scoped to the account and region the function runs in:
+- board: publish/receive `konnected/<id>/*`, subscribe `konnected/<id>/*`. Connect: the legacy
+  firmware sends a CONNECT with an empty client id (konnected-io/konnected-security,
+  src/lfs/mqtt_ws.lua, the fixed CONNECT packet sent on `connection`), so AWS IoT assigns a
+  random one and no fixed `client/<id>` can be named; the board may connect with any client id
+  except the bridge's prefix, so a board's token can never take over Home Assistant's session.
+- bridge: connect only as `konnected-bridge-<id>`; subscribe/receive every board's topics and
+  the presence events; publish to board topics (commands).
+Both: disconnect after 24 h, refresh (re-authorize) every 6 h.
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ import logging
 import os
 import re
 from typing import Any
+from urllib.parse import parse_qs
 
 import boto3
 
@@ -29,15 +41,23 @@ LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
 
 TOKEN_INDEX = "token-index"
+TOKEN_KEY_NAME = "token"  # the authorizer's token key name `Token`, compared case-insensitively
 DISCONNECT_AFTER_SECONDS = 86400
 REFRESH_AFTER_SECONDS = 21600
 BRIDGE_CLIENT_PREFIX = "konnected-bridge-"
-MAX_TOKEN_LENGTH = 512
+# Tokens are URL-safe base64 (cloud/signing.py); anything else is refused before any lookup.
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,512}$")
 # principalId must be alphanumeric, 1-128 characters (AWS IoT limit).
 PRINCIPAL_ID = re.compile(r"^[A-Za-z0-9]{1,128}$")
-DENY: dict[str, Any] = {"isAuthenticated": False}
+BOARD_ID = re.compile(r"^[0-9a-f]{12}$")
+MAX_POLICY_DOCUMENTS = 10
+MAX_POLICY_LENGTH = 2048
 
 _TABLE: Any = None
+
+
+def _deny() -> dict[str, Any]:
+    return {"isAuthenticated": False}
 
 
 def _table() -> Any:
@@ -49,14 +69,13 @@ def _table() -> Any:
 
 
 def _arn_prefix(context: Any) -> str:
-    """`arn:aws:iot:<region>:<account>` of the account the Lambda runs in."""
+    """`arn:<partition>:iot:<region>:<account>` of the account the function runs in."""
     arn = getattr(context, "invoked_function_arn", "") or ""
     parts = arn.split(":")
-    if len(parts) >= 5 and parts[3] and parts[4]:
+    if len(parts) >= 5 and parts[1] and parts[3] and parts[4]:
         return f"arn:{parts[1]}:iot:{parts[3]}:{parts[4]}"
-    region = os.environ.get("AWS_REGION", "*")
-    account = os.environ.get("AWS_ACCOUNT_ID", "*")
-    return f"arn:aws:iot:{region}:{account}"
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "*"
+    return f"arn:aws:iot:{region}:*"
 
 
 def _statement(effect: str, actions: list[str], resources: list[str]) -> dict[str, Any]:
@@ -69,7 +88,6 @@ def board_policy(arn: str, device_id: str) -> dict[str, Any]:
         "Version": "2012-10-17",
         "Statement": [
             _statement("Allow", ["iot:Connect"], [f"{arn}:client/*"]),
-            # A board's token must never be able to take over the bridge's session.
             _statement("Deny", ["iot:Connect"], [f"{arn}:client/{BRIDGE_CLIENT_PREFIX}*"]),
             _statement(
                 "Allow", ["iot:Publish", "iot:Receive"], [f"{arn}:topic/konnected/{device_id}/*"]
@@ -84,7 +102,9 @@ def bridge_policy(arn: str, device_id: str) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            _statement("Allow", ["iot:Connect"], [f"{arn}:client/{BRIDGE_CLIENT_PREFIX}{device_id}"]),
+            _statement(
+                "Allow", ["iot:Connect"], [f"{arn}:client/{BRIDGE_CLIENT_PREFIX}{device_id}"]
+            ),
             _statement(
                 "Allow",
                 ["iot:Subscribe"],
@@ -103,14 +123,43 @@ def bridge_policy(arn: str, device_id: str) -> dict[str, Any]:
 POLICIES = {"board": board_policy, "bridge": bridge_policy}
 
 
+def _from_query(query: Any) -> str | None:
+    """The token parameter of a query string (`a=b&Token=...`, a leading `?` allowed)."""
+    if not isinstance(query, str):
+        return None
+    for name, values in parse_qs(query.lstrip("?"), keep_blank_values=True).items():
+        if name.lower() == TOKEN_KEY_NAME and values:
+            return values[0]
+    return None
+
+
 def _token_of(event: dict[str, Any]) -> str | None:
+    """The token AWS extracted, else the one in the request (headers, query, MQTT username)."""
     token = event.get("token")
-    if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN_LENGTH:
+    if token is None:
+        protocol_data = event.get("protocolData")
+        protocol_data = protocol_data if isinstance(protocol_data, dict) else {}
+        http = protocol_data.get("http")
+        http = http if isinstance(http, dict) else {}
+        headers = http.get("headers")
+        if isinstance(headers, dict):
+            token = next(
+                (value for name, value in headers.items() if str(name).lower() == TOKEN_KEY_NAME),
+                None,
+            )
+        if token is None:
+            token = _from_query(http.get("queryString"))
+        mqtt = protocol_data.get("mqtt")
+        username = mqtt.get("username") if isinstance(mqtt, dict) else None
+        if token is None and isinstance(username, str) and "?" in username:
+            token = _from_query(username.split("?", 1)[1])
+    if isinstance(token, str) and TOKEN.match(token):
         return token
     return None
 
 
 def _lookup(token: str) -> dict[str, Any] | None:
+    """The one device holding the token, read consistently from the table."""
     result = _table().query(
         IndexName=TOKEN_INDEX,
         KeyConditionExpression="#token = :token",
@@ -119,44 +168,71 @@ def _lookup(token: str) -> dict[str, Any] | None:
         Limit=2,
     )
     items = result.get("Items", [])
-    # A token must identify exactly one device.
-    return items[0] if len(items) == 1 else None
+    if len(items) != 1:  # a token must identify exactly one device
+        return None
+    device_id = items[0].get("device_id")
+    if not isinstance(device_id, str) or not PRINCIPAL_ID.match(device_id):
+        return None
+    # The index lags the table by up to a second: a revoked or rotated token must not pass.
+    item = _table().get_item(Key={"device_id": device_id}, ConsistentRead=True).get("Item")
+    return item if isinstance(item, dict) else None
+
+
+def _within_limits(response: dict[str, Any]) -> bool:
+    """AWS IoT refuses responses outside its limits; check them here and deny instead."""
+    documents = response["policyDocuments"]
+    return (
+        bool(PRINCIPAL_ID.match(response["principalId"]))
+        and 1 <= len(documents) <= MAX_POLICY_DOCUMENTS
+        and all(len(document) <= MAX_POLICY_LENGTH for document in documents)
+        and 300 <= response["refreshAfterInSeconds"] <= 86400
+        and 300 <= response["disconnectAfterInSeconds"] <= 86400
+    )
 
 
 def authorize(event: Any, context: Any) -> dict[str, Any]:
     """The decision; may raise, `lambda_handler` turns that into a denial."""
     if not isinstance(event, dict) or event.get("signatureVerified") is not True:
-        return DENY
+        return _deny()
     token = _token_of(event)
     if token is None:
-        return DENY
+        return _deny()
     item = _lookup(token)
     if item is None or item.get("status") != "active" or item.get("token") != token:
-        return DENY
-    device_id = item.get("device_id")
-    policy = POLICIES.get(str(item.get("kind", "board")))
-    if not isinstance(device_id, str) or not PRINCIPAL_ID.match(device_id) or policy is None:
-        return DENY
-    return {
+        return _deny()
+    device_id = str(item.get("device_id"))
+    kind = str(item.get("kind", "board"))
+    policy = POLICIES.get(kind)
+    if (
+        policy is None
+        or not PRINCIPAL_ID.match(device_id)
+        or (kind == "board" and not BOARD_ID.match(device_id))
+    ):
+        return _deny()
+    response = {
         "isAuthenticated": True,
         "principalId": device_id,
         "disconnectAfterInSeconds": DISCONNECT_AFTER_SECONDS,
         "refreshAfterInSeconds": REFRESH_AFTER_SECONDS,
-        "policyDocuments": [json.dumps(policy(_arn_prefix(context), device_id), separators=(",", ":"))],
+        "policyDocuments": [
+            json.dumps(policy(_arn_prefix(context), device_id), separators=(",", ":"))
+        ],
     }
+    return response if _within_limits(response) else _deny()
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """Entry point: AWS IoT's authorizer event in, an authorization decision out."""
     try:
         response = authorize(event, context)
-    except Exception as err:  # noqa: BLE001 - fail closed on anything
+    except Exception as err:  # fail closed on anything
+        # The type only: a message could quote the request.
         LOGGER.error("Authorization failed closed: %s", type(err).__name__)
-        return DENY
-    connection = event.get("connectionMetadata", {}) if isinstance(event, dict) else {}
+        response = _deny()
+    metadata = event.get("connectionMetadata") if isinstance(event, dict) else None
     LOGGER.info(
         "connection %s: %s %s",
-        connection.get("id") if isinstance(connection, dict) else None,
+        metadata.get("id") if isinstance(metadata, dict) else None,
         "allowed" if response["isAuthenticated"] else "denied",
         response.get("principalId", ""),
     )

@@ -1,7 +1,8 @@
-"""boto3 sessions and the translation of AWS errors into the cloud layer's errors."""
+"""boto3 client settings and the translation of AWS errors into the cloud layer's errors."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
@@ -12,6 +13,7 @@ from botocore.exceptions import (
     ClientError,
     EndpointConnectionError,
     NoCredentialsError,
+    PartialCredentialsError,
 )
 
 from .errors import CloudError, InvalidCredentialsError, MissingPermissionError, ThrottledError
@@ -26,11 +28,13 @@ INVALID_CREDENTIALS: Final = frozenset(
         "ExpiredToken",
         "ExpiredTokenException",
         "AuthFailure",
+        "MissingAuthenticationToken",
     }
 )
 MISSING_PERMISSION: Final = frozenset(
     {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
 )
+# Only codes that mean "slow down": IAM's LimitExceeded is a quota, not throttling.
 THROTTLED: Final = frozenset(
     {
         "Throttling",
@@ -39,12 +43,22 @@ THROTTLED: Final = frozenset(
         "TooManyRequestsException",
         "RequestLimitExceeded",
         "ProvisionedThroughputExceededException",
-        "LimitExceededException",
+        "RequestThrottled",
+        "RequestThrottledException",
     }
 )
+# "... is not authorized to perform: iam:CreateRole on resource: ..." (the action only; the
+# rest names the caller's ARN, which does not belong in an error shown in the UI).
+_DENIED_ACTION: Final = re.compile(r"perform: ([A-Za-z0-9-]+:[A-Za-z0-9*]+)")
 
-# botocore's "standard" mode retries throttling and transient errors with backoff.
-RETRY_CONFIG: Final = Config(retries={"max_attempts": 6, "mode": "standard"}, connect_timeout=10, read_timeout=30)
+MAX_ATTEMPTS: Final = 6
+# botocore's "standard" mode retries throttling and transient errors with exponential backoff
+# and jitter (at most 20 s between attempts).
+RETRY_CONFIG: Final = Config(
+    retries={"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+    connect_timeout=10,
+    read_timeout=30,
+)
 
 
 def error_code(err: ClientError) -> str:
@@ -52,29 +66,49 @@ def error_code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", ""))
 
 
+def error_message(err: ClientError) -> str:
+    """The AWS error message of a ClientError."""
+    return str(err.response.get("Error", {}).get("Message", ""))
+
+
+def denied_action(err: ClientError) -> str | None:
+    """The IAM action AWS refused, as `service:Operation`, when the message names it."""
+    match = _DENIED_ACTION.search(error_message(err))
+    return match.group(1) if match else None
+
+
 @contextmanager
 def translated_errors(what: str) -> Iterator[None]:
-    """Turn botocore exceptions into CloudError subclasses with a readable message."""
+    """Turn botocore exceptions into CloudError subclasses with a readable message.
+
+    `what` says what was being done ("Step function"); no message includes request data.
+    """
     try:
         yield
     except ClientError as err:
         code = error_code(err)
         operation = getattr(err, "operation_name", "") or what
         if code in INVALID_CREDENTIALS:
-            raise InvalidCredentialsError(f"AWS refused the credentials ({code})") from err
-        if code in MISSING_PERMISSION:
-            raise MissingPermissionError(
-                f"The credentials may not call {operation} ({code})", action=operation
+            raise InvalidCredentialsError(
+                f"AWS refused the access key ({code}): check the key id, secret and region"
             ) from err
+        if code in MISSING_PERMISSION:
+            action = denied_action(err) or operation
+            raise MissingPermissionError(action) from err
         if code in THROTTLED:
-            raise ThrottledError(f"AWS kept throttling {operation}") from err
-        raise CloudError(f"{what} failed: {code or err}") from err
-    except NoCredentialsError as err:
-        raise InvalidCredentialsError("No AWS credentials were given") from err
+            raise ThrottledError(
+                f"AWS kept throttling {operation} after {MAX_ATTEMPTS} attempts; try again later"
+            ) from err
+        raise CloudError(f"{what} failed: {code or type(err).__name__}") from err
+    except (NoCredentialsError, PartialCredentialsError) as err:
+        raise InvalidCredentialsError("No complete AWS access key was given") from err
     except EndpointConnectionError as err:
         raise CloudError(f"{what} failed: AWS could not be reached") from err
     except BotoCoreError as err:
         raise CloudError(f"{what} failed: {type(err).__name__}") from err
+    except NotImplementedError as err:
+        # Emulators (moto) raise this for APIs they lack; real AWS never does.
+        raise CloudError(f"{what} failed: the AWS endpoint does not implement this API") from err
 
 
 def client_options(endpoint_url: str | None) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 `CloudAccount.ensure` creates what is missing and repairs what drifted, step by step, and
 changes nothing when all is in place; a run that failed midway is completed by the next.
-`teardown` removes it all again.
+`teardown` removes it all again. Every method blocks (boto3): Home Assistant runs them in
+its executor.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import base64
 import hashlib
 import io
 import json
+import threading
 import time
 import zipfile
 from collections.abc import Callable
@@ -22,8 +24,10 @@ from typing import Any, Final
 
 import boto3
 from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ._boto import client_options, error_code, translated_errors
+from ._boto import client_options, error_code, error_message, translated_errors
 from .errors import CloudError
 from .registry import TOKEN_INDEX, DeviceRegistry
 from .signing import generate_key_pair, public_key_of
@@ -31,14 +35,19 @@ from .signing import generate_key_pair, public_key_of
 LAMBDA_SOURCE: Final = Path(__file__).parent.parent / "authorizer" / "lambda_function.py"
 LAMBDA_RUNTIME: Final = "python3.13"
 LAMBDA_HANDLER: Final = "lambda_function.lambda_handler"
+LAMBDA_TIMEOUT_SECONDS: Final = 5
+LAMBDA_MEMORY_MB: Final = 128
 TOKEN_KEY_NAME: Final = "Token"
-INVOKE_STATEMENT_ID: Final = "konnected-aws-iot-invoke"
-# A new IAM role takes a few seconds before Lambda can assume it.
+IOT_PRINCIPAL: Final = "iot.amazonaws.com"
+# A new IAM role takes a few seconds before Lambda can assume it ("The role defined for the
+# function cannot be assumed by Lambda"): retry that many times, waiting 2, 4, ... 10 s.
 ROLE_PROPAGATION_RETRIES: Final = 10
+# Table creation, index creation and Lambda updates are polled this often (1 s apart).
+WAIT_ATTEMPTS: Final = 120
 
 
 class SetupStep(StrEnum):
-    """The steps of `ensure`, in order."""
+    """The steps of `ensure`, in the order they run."""
 
     KEY_PAIR = "key_pair"
     DEVICE_TABLE = "device_table"
@@ -49,7 +58,23 @@ class SetupStep(StrEnum):
     ENDPOINT = "endpoint"
 
 
-type ProgressCallback = Callable[[SetupStep, int, int], None]
+class StepState(StrEnum):
+    """What a step is doing or did: RUNNING first, then exactly one of the others."""
+
+    RUNNING = "running"
+    UNCHANGED = "unchanged"
+    CHANGED = "changed"
+    FAILED = "failed"
+
+
+type ProgressCallback = Callable[[SetupStep, StepState], None]
+
+
+def progress_fraction(step: SetupStep, state: StepState) -> float:
+    """Share of `ensure` done when `step` reports `state` (for a progress bar), 0.0-1.0."""
+    steps = list(SetupStep)
+    done = steps.index(step) + (0 if state is StepState.RUNNING else 1)
+    return done / len(steps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +92,7 @@ class AwsCredentials:
 
 @dataclass(frozen=True, slots=True)
 class ResourceNames:
-    """Names of everything `ensure` creates."""
+    """Names of everything `ensure` creates (the defaults match docs/aws.md and template.yaml)."""
 
     table: str = "konnected-aws-devices"
     private_key_parameter: str = "/konnected-aws/authorizer/private-key"
@@ -77,11 +102,12 @@ class ResourceNames:
     function: str = "konnected-aws-authorizer"
     authorizer: str = "konnected-aws"
     signing_key: str = "konnected-aws-key"
+    invoke_statement: str = "konnected-aws-iot-invoke"
 
 
 @dataclass(frozen=True, slots=True)
 class AccountResources:
-    """What `ensure` found or made."""
+    """What `ensure` found or made; `changed` lists the steps that changed something."""
 
     account_id: str
     region: str
@@ -90,33 +116,83 @@ class AccountResources:
     authorizer_arn: str
     table_name: str
     function_arn: str
+    private_key_parameter: str
     changed: tuple[SetupStep, ...] = field(default=())
 
+    @property
+    def websocket_url(self) -> str:
+        """The MQTT-over-WebSocket URL boards and the bridge connect to."""
+        return f"wss://{self.iot_endpoint}/mqtt"
 
-def lambda_package(source: Path = LAMBDA_SOURCE) -> tuple[bytes, str]:
-    """The Lambda's zip (deterministic, so equal code gives an equal hash) and its SHA-256 as Lambda reports it."""
+
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    """Who the credentials are, and the ARN prefixes that follow from it."""
+
+    account_id: str
+    partition: str
+    region: str
+
+    def arn(self, service: str, resource: str) -> str:
+        """A regional ARN in this account."""
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{resource}"
+
+
+def lambda_package(source: Path | None = None) -> tuple[bytes, str]:
+    """The Lambda's zip and its SHA-256 as Lambda reports it (`CodeSha256`).
+
+    The zip is deterministic (fixed timestamp and mode), so equal code gives an equal hash and
+    a re-run does not upload anything.
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         info = zipfile.ZipInfo("lambda_function.py", date_time=(2020, 1, 1, 0, 0, 0))
         info.external_attr = 0o644 << 16
-        archive.writestr(info, source.read_bytes())
+        info.compress_type = zipfile.ZIP_DEFLATED
+        archive.writestr(info, (source or LAMBDA_SOURCE).read_bytes())
     package = buffer.getvalue()
     return package, base64.b64encode(hashlib.sha256(package).digest()).decode()
 
 
-def _trust_policy() -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "lambda.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-    )
+def _trust_policy() -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
+def _as_document(policy: Any) -> Any:
+    """IAM returns policy documents decoded (boto3) or as JSON strings (some emulators)."""
+    return json.loads(policy) if isinstance(policy, str) else policy
+
+
+def _same_public_keys(current: dict[str, str], wanted: dict[str, str]) -> bool:
+    """Compare key maps by key material, not PEM text (AWS may reformat the PEM)."""
+    if current.keys() != wanted.keys():
+        return False
+    for name, pem in wanted.items():
+        try:
+            current_key = serialization.load_pem_public_key(current[name].encode())
+        except ValueError, TypeError:
+            return False
+        wanted_key = serialization.load_pem_public_key(pem.encode())
+        if not (
+            isinstance(current_key, rsa.RSAPublicKey)
+            and isinstance(wanted_key, rsa.RSAPublicKey)
+            and current_key.public_numbers() == wanted_key.public_numbers()
+        ):
+            return False
+    return True
+
+
+def _not_found(err: ClientError, *codes: str) -> bool:
+    return error_code(err) in (codes or ("ResourceNotFoundException",))
 
 
 class CloudAccount:
@@ -142,98 +218,139 @@ class CloudAccount:
             region_name=credentials.region,
         )
         self._clients: dict[str, Any] = {}
+        # boto3 clients are thread-safe, creating them from one session is not.
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"CloudAccount(region={self.credentials.region!r})"
 
     def client(self, service: str) -> Any:
         """A cached boto3 client with the layer's retry settings."""
-        if service not in self._clients:
-            self._clients[service] = self._session.client(service, **client_options(self._endpoint_url))
-        return self._clients[service]
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._session.client(
+                    service, **client_options(self._endpoint_url)
+                )
+            return self._clients[service]
 
     @cached_property
     def registry(self) -> DeviceRegistry:
         """The device table's registry."""
-        resource = self._session.resource("dynamodb", **client_options(self._endpoint_url))
+        with self._lock:
+            resource = self._session.resource("dynamodb", **client_options(self._endpoint_url))
         return DeviceRegistry(resource.Table(self.names.table))
 
     def verify(self) -> str:
-        """Check the credentials; returns the account id."""
+        """Check the credentials; returns the account id.
+
+        Raises InvalidCredentialsError, MissingPermissionError, ThrottledError or CloudError.
+        """
+        return self._identity().account_id
+
+    def _identity(self) -> _Identity:
         with translated_errors("Checking the credentials"):
-            return str(self.client("sts").get_caller_identity()["Account"])
+            identity = self.client("sts").get_caller_identity()
+        arn = str(identity.get("Arn", ""))
+        partition = arn.split(":")[1] if arn.count(":") >= 5 else "aws"
+        return _Identity(str(identity["Account"]), partition or "aws", self.credentials.region)
 
     def load_private_key(self) -> bytes:
-        """The authorizer's private key from SSM (decrypted)."""
+        """The authorizer's private key (PEM) from SSM, decrypted. Never log it."""
         with translated_errors("Reading the authorizer key"):
-            parameter = self.client("ssm").get_parameter(
-                Name=self.names.private_key_parameter, WithDecryption=True
-            )
+            try:
+                parameter = self.client("ssm").get_parameter(
+                    Name=self.names.private_key_parameter, WithDecryption=True
+                )
+            except ClientError as err:
+                if _not_found(err, "ParameterNotFound"):
+                    raise CloudError(
+                        "The authorizer key is missing: run the AWS setup again"
+                    ) from err
+                raise
         return str(parameter["Parameter"]["Value"]).encode()
 
     # --- ensure --------------------------------------------------------------------------
 
     def ensure(self, progress: ProgressCallback | None = None) -> AccountResources:
-        """Create or repair every resource; report each step as it starts and ends."""
-        steps = list(SetupStep)
+        """Create or repair every resource; `progress(step, state)` hears each step start and end.
+
+        Raises the same errors as `verify`; a step that fails reports FAILED and raises, and the
+        next run picks up where it stopped.
+        """
+        identity = self._identity()
         changed: list[SetupStep] = []
 
-        def run(step: SetupStep, action: Callable[[], bool]) -> None:
+        def run[T](step: SetupStep, action: Callable[[], tuple[bool, T]]) -> T:
             if progress is not None:
-                progress(step, steps.index(step), len(steps))
-            with translated_errors(f"Step {step}"):
-                if action():
-                    changed.append(step)
+                progress(step, StepState.RUNNING)
+            try:
+                with translated_errors(f"AWS setup step '{step}'"):
+                    step_changed, value = action()
+            except CloudError:
+                if progress is not None:
+                    progress(step, StepState.FAILED)
+                raise
+            if step_changed:
+                changed.append(step)
+            if progress is not None:
+                progress(step, StepState.CHANGED if step_changed else StepState.UNCHANGED)
+            return value
 
-        account_id = self.verify()
-        arn = f"arn:aws:iot:{self.credentials.region}:{account_id}"
-        authorizer_arn = f"{arn}:authorizer/{self.names.authorizer}"
-        public_key: list[bytes] = []
-        function_arn: list[str] = []
-        endpoint: list[str] = []
-
-        run(SetupStep.KEY_PAIR, lambda: self._ensure_key_pair(public_key))
+        authorizer_arn = identity.arn("iot", f"authorizer/{self.names.authorizer}")
+        public_pem = run(SetupStep.KEY_PAIR, self._ensure_key_pair)
         run(SetupStep.DEVICE_TABLE, self._ensure_table)
-        run(SetupStep.ROLE, self._ensure_role)
-        run(SetupStep.FUNCTION, lambda: self._ensure_function(function_arn))
+        role_arn = run(SetupStep.ROLE, lambda: self._ensure_role(identity))
+        function_arn = run(SetupStep.FUNCTION, lambda: self._ensure_function(role_arn))
         run(SetupStep.PERMISSION, lambda: self._ensure_permission(authorizer_arn))
-        run(SetupStep.AUTHORIZER, lambda: self._ensure_authorizer(function_arn[0], public_key[0]))
-        run(SetupStep.ENDPOINT, lambda: self._describe_endpoint(endpoint))
-        if progress is not None:
-            progress(SetupStep.ENDPOINT, len(steps), len(steps))
+        run(SetupStep.AUTHORIZER, lambda: self._ensure_authorizer(function_arn, public_pem))
+        endpoint = run(SetupStep.ENDPOINT, self._describe_endpoint)
         return AccountResources(
-            account_id=account_id,
+            account_id=identity.account_id,
             region=self.credentials.region,
-            iot_endpoint=endpoint[0],
+            iot_endpoint=endpoint,
             authorizer_name=self.names.authorizer,
             authorizer_arn=authorizer_arn,
             table_name=self.names.table,
-            function_arn=function_arn[0],
+            function_arn=function_arn,
+            private_key_parameter=self.names.private_key_parameter,
             changed=tuple(changed),
         )
 
-    def _ensure_key_pair(self, public_key: list[bytes]) -> bool:
+    def _ensure_key_pair(self) -> tuple[bool, bytes]:
+        """The private key lives in SSM (SecureString); an existing one is always reused."""
         ssm = self.client("ssm")
         changed = False
-        try:
-            private_pem = str(
-                ssm.get_parameter(Name=self.names.private_key_parameter, WithDecryption=True)["Parameter"]["Value"]
-            ).encode()
-        except ClientError as err:
-            if error_code(err) != "ParameterNotFound":
-                raise
+        private_pem = self._stored_private_key()
+        if private_pem is None:
             pair = generate_key_pair()
-            # Overwrite=False: a concurrent run that won the race keeps its key.
-            ssm.put_parameter(
-                Name=self.names.private_key_parameter,
-                Value=pair.private_pem.decode(),
-                Type="SecureString",
-                Overwrite=False,
-                Description="Konnected (AWS IoT): private key signing device tokens",
-            )
-            private_pem, changed = pair.private_pem, True
-        public_pem = public_key_of(private_pem)
+            try:
+                # Overwrite=False: never replace a key that boards' signatures depend on.
+                ssm.put_parameter(
+                    Name=self.names.private_key_parameter,
+                    Value=pair.private_pem.decode(),
+                    Type="SecureString",
+                    Overwrite=False,
+                    Description="Konnected (AWS IoT): private key signing device tokens",
+                )
+                private_pem, changed = pair.private_pem, True
+            except ClientError as err:
+                if error_code(err) != "ParameterAlreadyExists":
+                    raise
+                # A concurrent run won the race: use its key.
+                private_pem = self._stored_private_key()
+                if private_pem is None:
+                    raise
+        try:
+            public_pem = public_key_of(private_pem)
+        except (ValueError, TypeError) as err:
+            # Replacing it would silently break every provisioned board: let the user decide.
+            raise CloudError(
+                f"The SSM parameter {self.names.private_key_parameter} is not an RSA private key"
+            ) from err
         try:
             stored = ssm.get_parameter(Name=self.names.public_key_parameter)["Parameter"]["Value"]
         except ClientError as err:
-            if error_code(err) != "ParameterNotFound":
+            if not _not_found(err, "ParameterNotFound"):
                 raise
             stored = None
         if stored != public_pem.decode():
@@ -245,10 +362,20 @@ class CloudAccount:
                 Description="Konnected (AWS IoT): public key of the custom authorizer",
             )
             changed = True
-        public_key.append(public_pem)
-        return changed
+        return changed, public_pem
 
-    def _ensure_table(self) -> bool:
+    def _stored_private_key(self) -> bytes | None:
+        try:
+            value = self.client("ssm").get_parameter(
+                Name=self.names.private_key_parameter, WithDecryption=True
+            )
+        except ClientError as err:
+            if _not_found(err, "ParameterNotFound"):
+                return None
+            raise
+        return str(value["Parameter"]["Value"]).encode()
+
+    def _ensure_table(self) -> tuple[bool, None]:
         dynamodb = self.client("dynamodb")
         index = {
             "IndexName": TOKEN_INDEX,
@@ -258,7 +385,7 @@ class CloudAccount:
         try:
             table = dynamodb.describe_table(TableName=self.names.table)["Table"]
         except ClientError as err:
-            if error_code(err) != "ResourceNotFoundException":
+            if not _not_found(err):
                 raise
             dynamodb.create_table(
                 TableName=self.names.table,
@@ -271,159 +398,233 @@ class CloudAccount:
                 BillingMode="PAY_PER_REQUEST",
                 SSESpecification={"Enabled": True},
             )
-            self._wait(lambda: dynamodb.describe_table(TableName=self.names.table)["Table"]["TableStatus"] == "ACTIVE")
-            return True
-        indexes = {gsi["IndexName"] for gsi in table.get("GlobalSecondaryIndexes", [])}
+            self._wait_table_active()
+            return True, None
+        if table.get("KeySchema") != [{"AttributeName": "device_id", "KeyType": "HASH"}]:
+            # Changing a key means a new table and losing the devices: leave it to the user.
+            raise CloudError(
+                f"The DynamoDB table {self.names.table} exists with another key than device_id"
+            )
+        indexes = {gsi["IndexName"]: gsi for gsi in table.get("GlobalSecondaryIndexes", [])}
         if TOKEN_INDEX in indexes:
-            return False
+            if indexes[TOKEN_INDEX].get("KeySchema") != index["KeySchema"]:
+                raise CloudError(
+                    f"The index {TOKEN_INDEX} of {self.names.table} is not keyed on token"
+                )
+            if (
+                table.get("TableStatus") != "ACTIVE"
+                or indexes[TOKEN_INDEX].get("IndexStatus", "ACTIVE") != "ACTIVE"
+            ):
+                self._wait_table_active()  # an earlier run stopped while it was being built
+            return False, None
+        self._wait_table_active()
         dynamodb.update_table(
             TableName=self.names.table,
             AttributeDefinitions=[{"AttributeName": "token", "AttributeType": "S"}],
             GlobalSecondaryIndexUpdates=[{"Create": index}],
         )
-        return True
+        self._wait_table_active()
+        return True, None
 
-    def _role_policy(self) -> dict[str, Any]:
-        region, table = self.credentials.region, self.names.table
-        table_arn = f"arn:aws:dynamodb:{region}:*:table/{table}"
+    def _wait_table_active(self) -> None:
+        dynamodb = self.client("dynamodb")
+
+        def active() -> bool:
+            table = dynamodb.describe_table(TableName=self.names.table)["Table"]
+            return bool(table.get("TableStatus") == "ACTIVE") and all(
+                gsi.get("IndexStatus", "ACTIVE") == "ACTIVE"
+                for gsi in table.get("GlobalSecondaryIndexes", [])
+            )
+
+        self._wait(active, f"the table {self.names.table} to become active")
+
+    def _role_policy(self, identity: _Identity) -> dict[str, Any]:
+        """Least privilege: read this table's items by token, write this function's logs."""
+        table_arn = identity.arn("dynamodb", f"table/{self.names.table}")
+        log_group = identity.arn("logs", f"log-group:/aws/lambda/{self.names.function}")
         return {
             "Version": "2012-10-17",
             "Statement": [
-                {"Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": [f"{table_arn}/index/{TOKEN_INDEX}"]},
+                {
+                    "Effect": "Allow",
+                    "Action": "dynamodb:Query",
+                    "Resource": f"{table_arn}/index/{TOKEN_INDEX}",
+                },
+                {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": table_arn},
                 {
                     "Effect": "Allow",
                     "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                    "Resource": [f"arn:aws:logs:{region}:*:log-group:/aws/lambda/{self.names.function}:*"],
+                    "Resource": [log_group, f"{log_group}:*"],
                 },
             ],
         }
 
-    def _ensure_role(self) -> bool:
+    def _ensure_role(self, identity: _Identity) -> tuple[bool, str]:
         iam = self.client("iam")
         changed = False
         try:
-            iam.get_role(RoleName=self.names.role)
+            role = iam.get_role(RoleName=self.names.role)["Role"]
         except ClientError as err:
-            if error_code(err) != "NoSuchEntity":
+            if not _not_found(err, "NoSuchEntity"):
                 raise
-            iam.create_role(
+            role = iam.create_role(
                 RoleName=self.names.role,
-                AssumeRolePolicyDocument=_trust_policy(),
+                AssumeRolePolicyDocument=json.dumps(_trust_policy()),
                 Description="Konnected (AWS IoT) authorizer Lambda",
+            )["Role"]
+            changed = True
+        if not changed and _as_document(role.get("AssumeRolePolicyDocument")) != _trust_policy():
+            iam.update_assume_role_policy(
+                RoleName=self.names.role, PolicyDocument=json.dumps(_trust_policy())
             )
             changed = True
-        wanted = self._role_policy()
+        wanted = self._role_policy(identity)
         try:
-            current = iam.get_role_policy(RoleName=self.names.role, PolicyName=self.names.role_policy)[
-                "PolicyDocument"
-            ]
-            if isinstance(current, str):
-                current = json.loads(current)
+            current = _as_document(
+                iam.get_role_policy(RoleName=self.names.role, PolicyName=self.names.role_policy)[
+                    "PolicyDocument"
+                ]
+            )
         except ClientError as err:
-            if error_code(err) != "NoSuchEntity":
+            if not _not_found(err, "NoSuchEntity"):
                 raise
             current = None
         if current != wanted:
             iam.put_role_policy(
-                RoleName=self.names.role, PolicyName=self.names.role_policy, PolicyDocument=json.dumps(wanted)
+                RoleName=self.names.role,
+                PolicyName=self.names.role_policy,
+                PolicyDocument=json.dumps(wanted),
             )
             changed = True
-        return changed
+        return changed, str(role["Arn"])
 
-    def _ensure_function(self, function_arn: list[str]) -> bool:
+    def _ensure_function(self, role_arn: str) -> tuple[bool, str]:
         lambda_client = self.client("lambda")
         package, code_hash = lambda_package()
-        environment = {"Variables": {"DEVICE_TABLE": self.names.table}}
+        settings: dict[str, Any] = {
+            "Runtime": LAMBDA_RUNTIME,
+            "Handler": LAMBDA_HANDLER,
+            "Role": role_arn,
+            "Timeout": LAMBDA_TIMEOUT_SECONDS,
+            "MemorySize": LAMBDA_MEMORY_MB,
+            "Environment": {"Variables": {"DEVICE_TABLE": self.names.table}},
+        }
         try:
-            configuration = lambda_client.get_function(FunctionName=self.names.function)["Configuration"]
+            configuration = lambda_client.get_function(FunctionName=self.names.function)[
+                "Configuration"
+            ]
         except ClientError as err:
-            if error_code(err) != "ResourceNotFoundException":
+            if not _not_found(err):
                 raise
-            role_arn = self.client("iam").get_role(RoleName=self.names.role)["Role"]["Arn"]
-            configuration = self._create_function(role_arn, package, environment)
-            function_arn.append(str(configuration["FunctionArn"]))
-            return True
-        function_arn.append(str(configuration["FunctionArn"]))
+            configuration = self._create_function(package, settings)
+            self._wait_function_ready()
+            return True, str(configuration["FunctionArn"])
         changed = False
         if configuration.get("CodeSha256") != code_hash:
+            self._wait_function_ready()
             lambda_client.update_function_code(FunctionName=self.names.function, ZipFile=package)
             changed = True
-        if (
-            configuration.get("Environment", {}).get("Variables") != environment["Variables"]
-            or configuration.get("Runtime") != LAMBDA_RUNTIME
-            or configuration.get("Handler") != LAMBDA_HANDLER
-        ):
-            self._wait_function_updated()
-            lambda_client.update_function_configuration(
-                FunctionName=self.names.function,
-                Runtime=LAMBDA_RUNTIME,
-                Handler=LAMBDA_HANDLER,
-                Environment=environment,
-            )
+        current = {name: configuration.get(name) for name in settings}
+        current["Environment"] = {
+            "Variables": (configuration.get("Environment") or {}).get("Variables")
+        }
+        drifted = {name: value for name, value in settings.items() if current[name] != value}
+        if drifted:
+            self._wait_function_ready()  # Lambda refuses a second update while one is in progress
+            lambda_client.update_function_configuration(FunctionName=self.names.function, **drifted)
             changed = True
-        return changed
+        if changed:
+            self._wait_function_ready()
+        return changed, str(configuration["FunctionArn"])
 
-    def _create_function(self, role_arn: str, package: bytes, environment: dict[str, Any]) -> dict[str, Any]:
+    def _create_function(self, package: bytes, settings: dict[str, Any]) -> dict[str, Any]:
         lambda_client = self.client("lambda")
-        for attempt in range(ROLE_PROPAGATION_RETRIES):
+        for attempt in range(1, ROLE_PROPAGATION_RETRIES + 1):
             try:
                 return dict(
                     lambda_client.create_function(
                         FunctionName=self.names.function,
-                        Runtime=LAMBDA_RUNTIME,
-                        Role=role_arn,
-                        Handler=LAMBDA_HANDLER,
                         Code={"ZipFile": package},
                         Description="Konnected (AWS IoT) custom authorizer",
-                        Timeout=5,
-                        MemorySize=128,
-                        Environment=environment,
+                        **settings,
                     )
                 )
             except ClientError as err:
-                # "The role defined for the function cannot be assumed by Lambda" right after creating it.
-                if error_code(err) != "InvalidParameterValueException" or attempt == ROLE_PROPAGATION_RETRIES - 1:
+                propagating = error_code(
+                    err
+                ) == "InvalidParameterValueException" and "assume" in error_message(err)
+                if not propagating or attempt == ROLE_PROPAGATION_RETRIES:
                     raise
-                self._sleep(min(2.0 * (attempt + 1), 10.0))
-        raise CloudError("Creating the Lambda failed")  # pragma: no cover - loop always returns or raises
+                self._sleep(min(2.0 * attempt, 10.0))
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
-    def _wait_function_updated(self) -> None:
+    def _wait_function_ready(self) -> None:
         lambda_client = self.client("lambda")
-        self._wait(
-            lambda: lambda_client.get_function_configuration(FunctionName=self.names.function).get(
-                "LastUpdateStatus", "Successful"
-            )
-            != "InProgress"
-        )
 
-    def _ensure_permission(self, authorizer_arn: str) -> bool:
+        def ready() -> bool:
+            configuration = lambda_client.get_function_configuration(
+                FunctionName=self.names.function
+            )
+            return bool(
+                configuration.get("State", "Active") != "Pending"
+                and configuration.get("LastUpdateStatus", "Successful") != "InProgress"
+            )
+
+        self._wait(ready, f"the function {self.names.function} to be ready")
+
+    def _ensure_permission(self, authorizer_arn: str) -> tuple[bool, None]:
+        """AWS IoT may invoke the function, for this authorizer only."""
         lambda_client = self.client("lambda")
         try:
-            policy = json.loads(lambda_client.get_policy(FunctionName=self.names.function)["Policy"])
+            policy = json.loads(
+                lambda_client.get_policy(FunctionName=self.names.function)["Policy"]
+            )
         except ClientError as err:
-            if error_code(err) != "ResourceNotFoundException":
+            if not _not_found(err):
                 raise
             policy = {"Statement": []}
         for statement in policy.get("Statement", []):
-            if statement.get("Sid") == INVOKE_STATEMENT_ID:
-                return False
+            if statement.get("Sid") != self.names.invoke_statement:
+                continue
+            principal = statement.get("Principal", {})
+            service = principal.get("Service") if isinstance(principal, dict) else principal
+            source_arns = [
+                arn
+                for condition in statement.get("Condition", {}).values()
+                if isinstance(condition, dict)
+                for arn in condition.values()
+            ]
+            if service == IOT_PRINCIPAL and source_arns == [authorizer_arn]:
+                return False, None
+            lambda_client.remove_permission(
+                FunctionName=self.names.function, StatementId=self.names.invoke_statement
+            )
         lambda_client.add_permission(
             FunctionName=self.names.function,
-            StatementId=INVOKE_STATEMENT_ID,
+            StatementId=self.names.invoke_statement,
             Action="lambda:InvokeFunction",
-            Principal="iot.amazonaws.com",
+            Principal=IOT_PRINCIPAL,
             SourceArn=authorizer_arn,
         )
-        return True
+        return True, None
 
-    def _ensure_authorizer(self, function_arn: str, public_key: bytes) -> bool:
+    def _ensure_authorizer(self, function_arn: str, public_key: bytes) -> tuple[bool, None]:
         iot = self.client("iot")
         wanted_keys = {self.names.signing_key: public_key.decode()}
         try:
-            current = iot.describe_authorizer(authorizerName=self.names.authorizer)["authorizerDescription"]
+            current = iot.describe_authorizer(authorizerName=self.names.authorizer)[
+                "authorizerDescription"
+            ]
         except ClientError as err:
-            if error_code(err) != "ResourceNotFoundException":
+            if not _not_found(err):
                 raise
+            current = None
+        if current is not None and current.get("signingDisabled"):
+            # Signing cannot be switched on for an existing authorizer: replace it.
+            iot.update_authorizer(authorizerName=self.names.authorizer, status="INACTIVE")
+            iot.delete_authorizer(authorizerName=self.names.authorizer)
+            current = None
+        if current is None:
             iot.create_authorizer(
                 authorizerName=self.names.authorizer,
                 authorizerFunctionArn=function_arn,
@@ -432,18 +633,13 @@ class CloudAccount:
                 status="ACTIVE",
                 signingDisabled=False,
             )
-            return True
+            return True, None
         drifted = (
             current.get("authorizerFunctionArn") != function_arn
             or current.get("tokenKeyName") != TOKEN_KEY_NAME
-            or current.get("tokenSigningPublicKeys") != wanted_keys
+            or not _same_public_keys(dict(current.get("tokenSigningPublicKeys") or {}), wanted_keys)
             or current.get("status") != "ACTIVE"
         )
-        if current.get("signingDisabled"):
-            # Signing cannot be turned on for an existing authorizer: replace it.
-            iot.update_authorizer(authorizerName=self.names.authorizer, status="INACTIVE")
-            iot.delete_authorizer(authorizerName=self.names.authorizer)
-            return self._ensure_authorizer(function_arn, public_key)
         if drifted:
             iot.update_authorizer(
                 authorizerName=self.names.authorizer,
@@ -452,40 +648,54 @@ class CloudAccount:
                 tokenSigningPublicKeys=wanted_keys,
                 status="ACTIVE",
             )
-        return bool(drifted)
+        return drifted, None
 
-    def _describe_endpoint(self, endpoint: list[str]) -> bool:
-        endpoint.append(str(self.client("iot").describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]))
-        return False
+    def _describe_endpoint(self) -> tuple[bool, str]:
+        return False, str(
+            self.client("iot").describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
+        )
 
-    def _wait(self, done: Callable[[], bool], attempts: int = 60, delay: float = 1.0) -> None:
-        for _ in range(attempts):
+    def _wait(self, done: Callable[[], bool], what: str) -> None:
+        for _ in range(WAIT_ATTEMPTS):
             if done():
                 return
-            self._sleep(delay)
-        raise CloudError("Timed out waiting for AWS")
+            self._sleep(1.0)
+        raise CloudError(f"Timed out waiting for {what}")
 
     # --- teardown ------------------------------------------------------------------------
 
     def teardown(self) -> None:
-        """Remove everything `ensure` created; missing pieces are skipped."""
+        """Remove everything `ensure` created; missing pieces are skipped (idempotent).
+
+        Devices go with the table, so every token stops working. The function's CloudWatch log
+        group (made by Lambda, not by `ensure`) is left for the user.
+        """
         iot, lambda_client, iam = self.client("iot"), self.client("lambda"), self.client("iam")
         dynamodb, ssm = self.client("dynamodb"), self.client("ssm")
         names = self.names
         removals: list[tuple[str, Callable[[], Any]]] = [
-            ("authorizer", lambda: iot.update_authorizer(authorizerName=names.authorizer, status="INACTIVE")),
+            # AWS refuses to delete an ACTIVE authorizer.
+            (
+                "authorizer",
+                lambda: iot.update_authorizer(authorizerName=names.authorizer, status="INACTIVE"),
+            ),
             ("authorizer", lambda: iot.delete_authorizer(authorizerName=names.authorizer)),
             ("function", lambda: lambda_client.delete_function(FunctionName=names.function)),
-            ("role", lambda: iam.delete_role_policy(RoleName=names.role, PolicyName=names.role_policy)),
+            (
+                "role policy",
+                lambda: iam.delete_role_policy(RoleName=names.role, PolicyName=names.role_policy),
+            ),
             ("role", lambda: iam.delete_role(RoleName=names.role)),
             ("table", lambda: dynamodb.delete_table(TableName=names.table)),
-            ("key", lambda: ssm.delete_parameter(Name=names.private_key_parameter)),
-            ("key", lambda: ssm.delete_parameter(Name=names.public_key_parameter)),
+            ("private key", lambda: ssm.delete_parameter(Name=names.private_key_parameter)),
+            ("public key", lambda: ssm.delete_parameter(Name=names.public_key_parameter)),
         ]
         for what, remove in removals:
             with translated_errors(f"Removing the {what}"):
                 try:
                     remove()
                 except ClientError as err:
-                    if error_code(err) not in ("ResourceNotFoundException", "NoSuchEntity", "ParameterNotFound"):
+                    if not _not_found(
+                        err, "ResourceNotFoundException", "NoSuchEntity", "ParameterNotFound"
+                    ):
                         raise

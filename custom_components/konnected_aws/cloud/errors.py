@@ -1,27 +1,42 @@
-"""Errors of the cloud layer; messages never carry secrets."""
+"""Errors of the cloud layer; messages never carry secrets (keys, tokens, signatures)."""
 
 from __future__ import annotations
 
 
 class CloudError(Exception):
-    """An AWS call failed."""
+    """An AWS call failed, or AWS is not in the state the layer needs."""
 
 
 class InvalidCredentialsError(CloudError):
-    """AWS refused the access key or its signature."""
+    """AWS refused the access key, its secret or its session token."""
 
 
 class MissingPermissionError(CloudError):
-    """The credentials lack a permission; `action` names it when AWS said which."""
+    """The credentials lack a permission; `action` names it (e.g. `iam:CreateRole`) when known."""
 
-    def __init__(self, message: str, action: str | None = None) -> None:
-        """Keep the action for the user's error message."""
-        super().__init__(message)
+    def __init__(self, action: str | None = None, message: str | None = None) -> None:
+        """`MissingPermissionError("iot:CreateAuthorizer")` makes the message from the action."""
         self.action = action
+        super().__init__(
+            message
+            or (
+                f"The AWS credentials are not allowed to call {action}"
+                if action
+                else "The AWS credentials lack a permission"
+            )
+        )
 
 
 class ThrottledError(CloudError):
-    """AWS kept throttling after the retries."""
+    """AWS kept throttling after the retries with backoff."""
+
+
+class UnknownDeviceError(CloudError, KeyError):
+    """The device is not in the device table."""
+
+    def __str__(self) -> str:
+        # KeyError would quote the message; show it as written.
+        return str(self.args[0]) if self.args else "Unknown device"
 
 
 class InvalidDeviceIdError(CloudError, ValueError):

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
-from ._boto import translated_errors
-from .errors import InvalidDeviceIdError
+from ._boto import error_code, translated_errors
+from .errors import InvalidDeviceIdError, UnknownDeviceError
 from .signing import new_token
 
 TOKEN_INDEX: Final = "token-index"
@@ -19,6 +22,9 @@ BOARD_ID: Final = re.compile(r"^[0-9a-f]{12}$")
 PRINCIPAL_ID: Final = re.compile(r"^[A-Za-z0-9]{1,128}$")
 
 type DeviceKind = Literal["board", "bridge"]
+DEVICE_KINDS: Final = ("board", "bridge")
+ACTIVE: Final = "active"
+REVOKED: Final = "revoked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +51,9 @@ class DeviceRecord:
     updated_at: str
 
     def __repr__(self) -> str:
-        return f"DeviceRecord(device_id={self.device_id!r}, kind={self.kind!r}, status={self.status!r})"
+        # Without the token: records end up in logs and diagnostics.
+        fields = f"device_id={self.device_id!r}, kind={self.kind!r}, status={self.status!r}"
+        return f"DeviceRecord({fields})"
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> DeviceRecord:
@@ -61,38 +69,59 @@ class DeviceRecord:
         )
 
 
-def check_device_id(device_id: str, kind: DeviceKind) -> None:
-    """Boards are MACs (12 lowercase hex); any id must be a valid principal id."""
+def check_device_id(device_id: str, kind: DeviceKind | None = None) -> None:
+    """Boards are MACs (12 lowercase hex); any id must be a valid principal id (alphanumeric)."""
+    if kind is not None and kind not in DEVICE_KINDS:
+        raise InvalidDeviceIdError(f"Unknown device kind {kind!r} (board or bridge)")
+    if not isinstance(device_id, str) or not PRINCIPAL_ID.match(device_id):
+        raise InvalidDeviceIdError(
+            f"Not a valid device id (1-128 letters or digits): {device_id!r}"
+        )
     if kind == "board" and not BOARD_ID.match(device_id):
-        raise InvalidDeviceIdError(f"Not a board id (12 lowercase hex characters): {device_id!r}")
-    if not PRINCIPAL_ID.match(device_id):
-        raise InvalidDeviceIdError(f"Not a valid device id: {device_id!r}")
+        raise InvalidDeviceIdError(
+            f"Not a board id (the MAC as 12 lowercase hex characters): {device_id!r}"
+        )
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+@contextmanager
+def _known(device_id: str) -> Iterator[None]:
+    """A failed `attribute_exists(device_id)` condition means the device is not registered."""
+    try:
+        yield
+    except ClientError as err:
+        if error_code(err) == "ConditionalCheckFailedException":
+            raise UnknownDeviceError(f"Device {device_id} is not registered") from err
+        raise
+
+
 class DeviceRegistry:
-    """Register, rotate, revoke and delete devices."""
+    """Register, rotate, revoke and delete devices (every call blocks)."""
 
     def __init__(self, table: Any) -> None:
         """`table` is a boto3 DynamoDB Table resource."""
         self._table = table
 
-    def register(self, device_id: str, user_id: str, kind: DeviceKind = "board") -> DeviceCredentials:
+    def register(
+        self, device_id: str, user_id: str, kind: DeviceKind = "board"
+    ) -> DeviceCredentials:
         """Create or replace the device with a fresh token (any old token stops working)."""
         check_device_id(device_id, kind)
         token = new_token()
         now = _now()
         with translated_errors("Registering the device"):
-            existing = self._table.get_item(Key={"device_id": device_id}).get("Item")
+            existing = self._table.get_item(Key={"device_id": device_id}, ConsistentRead=True).get(
+                "Item"
+            )
             self._table.put_item(
                 Item={
                     "device_id": device_id,
                     "token": token,
                     "user_id": user_id,
-                    "status": "active",
+                    "status": ACTIVE,
                     "kind": kind,
                     "created_at": existing.get("created_at", now) if existing else now,
                     "updated_at": now,
@@ -102,43 +131,51 @@ class DeviceRegistry:
 
     def get(self, device_id: str) -> DeviceRecord | None:
         """The device's record, or None."""
+        check_device_id(device_id)
         with translated_errors("Reading the device"):
-            item = self._table.get_item(Key={"device_id": device_id}, ConsistentRead=True).get("Item")
+            item = self._table.get_item(Key={"device_id": device_id}, ConsistentRead=True).get(
+                "Item"
+            )
         return DeviceRecord.from_item(item) if item else None
 
     def find_by_token(self, token: str) -> DeviceRecord | None:
-        """The device holding a token (as the authorizer looks it up)."""
+        """The device holding a token (as the authorizer looks it up), or None."""
+        if not token:
+            return None
         with translated_errors("Looking up the token"):
-            items = self._table.query(IndexName=TOKEN_INDEX, KeyConditionExpression=Key("token").eq(token))[
-                "Items"
-            ]
+            items = self._table.query(
+                IndexName=TOKEN_INDEX, KeyConditionExpression=Key("token").eq(token)
+            )["Items"]
         return DeviceRecord.from_item(items[0]) if len(items) == 1 else None
 
     def rotate_token(self, device_id: str) -> DeviceCredentials:
         """A new token for an existing device; the old one stops working at once."""
+        check_device_id(device_id)
         token = new_token()
-        with translated_errors("Rotating the token"):
+        with translated_errors("Rotating the token"), _known(device_id):
             self._table.update_item(
                 Key={"device_id": device_id},
                 UpdateExpression="SET #token = :token, #status = :active, updated_at = :now",
                 ConditionExpression="attribute_exists(device_id)",
                 ExpressionAttributeNames={"#token": "token", "#status": "status"},
-                ExpressionAttributeValues={":token": token, ":active": "active", ":now": _now()},
+                ExpressionAttributeValues={":token": token, ":active": ACTIVE, ":now": _now()},
             )
         return DeviceCredentials(device_id, token)
 
     def revoke(self, device_id: str) -> None:
         """Keep the record but refuse its token from now on."""
-        with translated_errors("Revoking the device"):
+        check_device_id(device_id)
+        with translated_errors("Revoking the device"), _known(device_id):
             self._table.update_item(
                 Key={"device_id": device_id},
                 UpdateExpression="SET #status = :revoked, updated_at = :now",
                 ConditionExpression="attribute_exists(device_id)",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":revoked": "revoked", ":now": _now()},
+                ExpressionAttributeValues={":revoked": REVOKED, ":now": _now()},
             )
 
     def delete(self, device_id: str) -> None:
-        """Remove the device (idempotent)."""
+        """Remove the device (idempotent); its token stops working at the next connection."""
+        check_device_id(device_id)
         with translated_errors("Deleting the device"):
             self._table.delete_item(Key={"device_id": device_id})

@@ -47,24 +47,29 @@ def generate_key_pair(bits: int = 2048) -> KeyPair:
     )
 
 
-def public_key_of(private_key_pem: bytes) -> bytes:
-    """The public half of a PEM private key."""
+def _rsa_private_key(private_key_pem: bytes) -> rsa.RSAPrivateKey:
     key = serialization.load_pem_private_key(private_key_pem, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("The authorizer key must be an RSA key")
+    return key
+
+
+def public_key_of(private_key_pem: bytes) -> bytes:
+    """The public half of a PEM RSA private key (ValueError for anything else)."""
+    key = _rsa_private_key(private_key_pem)
     return key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
 
 def new_token() -> str:
-    """A URL-safe random token (192 bits)."""
+    """A URL-safe random token (192 bits, 32 characters)."""
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
 def sign_token(private_key_pem: bytes, token: str) -> str:
     """Base64 RSA-SHA256 signature of the token, as the authorizer verifies it."""
-    key = serialization.load_pem_private_key(private_key_pem, password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError("The authorizer key must be an RSA key")
+    key = _rsa_private_key(private_key_pem)
     signature = key.sign(token.encode(), padding.PKCS1v15(), hashes.SHA256())
     return base64.b64encode(signature).decode()
 
@@ -74,7 +79,7 @@ def verify_token_signature(public_key_pem: bytes, token: str, signature: str) ->
     try:
         key = serialization.load_pem_public_key(public_key_pem)
         raw = base64.b64decode(signature, validate=True)
-    except (ValueError, binascii.Error):
+    except ValueError, binascii.Error:
         return False
     if not isinstance(key, rsa.RSAPublicKey):
         return False
