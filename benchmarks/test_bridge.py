@@ -1,28 +1,50 @@
-"""Zone change → Home Assistant state latency, and the bridge's throughput and CPU per message.
+"""The bridge side by side with Home Assistant's own `mqtt` binary_sensor, fed by the same broker.
 
-Everything on 127.0.0.1: simulated board → amqtt broker (custom authorizer, policies) → the
-bridge's one MQTT-over-WebSocket connection → entity state. Numbers go to docs/benchmarks.md.
+Everything on 127.0.0.1 in one process: simulated board → amqtt broker (custom authorizer,
+policies) → two consumers of the same board topic, each with its own MQTT-over-WebSocket
+connection through the same authorizer:
+- konnected_aws: the bridge and its zone binary_sensor;
+- HA mqtt: the core `mqtt` integration (paho) and a YAML `mqtt` binary_sensor on the same zone.
+
+Measured: zone change → state latency for both entities on the same changes, and for a burst
+of reports (published under the board's principal) each consumer's throughput and CPU per
+message, with the broker-and-publisher cost measured alone and subtracted. Numbers go to
+docs/benchmarks.md. Run: `scripts/run python -m pytest benchmarks -s -p no:randomly`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import statistics
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from unittest.mock import patch
 
-from homeassistant.core import Event, HomeAssistant, callback
-from homeassistant.helpers import entity_registry as er
+import aiomqtt
+import pytest
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_ON
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.konnected_aws.cloud import AwsCredentials, CloudAccount
 from custom_components.konnected_aws.cloud.signing import sign_token
-from custom_components.konnected_aws.const import DOMAIN
+from devtools.board_simulator import SimulatedBoard
 from devtools.iot_emulator import IotEmulator
 from tests.conftest import BoardFactory
-from tests.test_end_to_end import adopt, setup_account, wait_for
+from tests.test_end_to_end import adopt, entity_id, setup_account, wait_for
 
 ZONE_CHANGES = 300
 BURST = 2000
+ROUNDS = 3
+# HA's mqtt connects as a second bridge principal: the authorizer lets bridges read every board.
+HA_MQTT_PRINCIPAL = "bridgebench"
+HA_MQTT_CLIENT_ID = f"konnected-bridge-{HA_MQTT_PRINCIPAL}"
+HA_MQTT_ENTITY = "binary_sensor.zone_1_via_ha_mqtt"
+KONNECTED = "konnected_aws"
+HA_MQTT = "HA mqtt"
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -30,69 +52,209 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def test_bridge_latency_and_throughput(
-    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
-) -> None:
-    """Print p50/p99 latency, messages per second and CPU per message."""
-    board = await make_board("88:40:f5:20:99:48")
-    await setup_account(hass, iot_emulator)
-    await adopt(hass, board)
-    entity_id = er.async_get(hass).async_get_entity_id("binary_sensor", DOMAIN, f"{board.device_id}_1")
-    assert entity_id is not None
-    await wait_for(lambda: hass.states.get(entity_id).state == "off")
+def ha_mqtt_yaml(board: SimulatedBoard) -> dict[str, Any]:
+    """What a user would write to follow zone 1 with HA's mqtt integration (all zones share a topic)."""
+    return {
+        "mqtt": {
+            "binary_sensor": [
+                {
+                    "name": "Zone 1 via HA mqtt",
+                    "unique_id": "benchmark_zone_1",
+                    "state_topic": f"konnected/{board.device_id}/sensor",
+                    "value_template": (
+                        "{% if value_json.zone == '1' %}{{ 'ON' if value_json.state else 'OFF' }}"
+                        "{% else %}{{ this.state | upper }}{% endif %}"
+                    ),
+                }
+            ]
+        }
+    }
 
-    changed = asyncio.Event()
 
-    @callback
-    def on_change(event: Event) -> None:
-        if event.data["entity_id"] == entity_id:
-            changed.set()
+async def add_ha_mqtt(hass: HomeAssistant, emulator: IotEmulator, cloud: CloudAccount, board: SimulatedBoard) -> MockConfigEntry:
+    """HA's mqtt entry over WebSocket through the custom authorizer, as its own bridge principal.
 
-    hass.bus.async_listen("state_changed", on_change)
-
-    # Latency: one change at a time, from the simulated input edge to the new state.
-    latencies: list[float] = []
-    for index in range(ZONE_CHANGES):
-        changed.clear()
-        started = time.perf_counter()
-        board.set_zone("1", (index + 1) % 2)
-        await asyncio.wait_for(changed.wait(), 5)
-        latencies.append((time.perf_counter() - started) * 1000)
-
-    # Throughput: a burst published as fast as the broker takes it, under the board's principal.
-    cloud = CloudAccount(AwsCredentials("a", "b", iot_emulator.region), endpoint_url=iot_emulator.aws_endpoint_url)
-    record = await hass.async_add_executor_job(cloud.registry.get, board.device_id)
-    key = await hass.async_add_executor_job(cloud.load_private_key)
-    assert record is not None
-    received = 0
-    done = asyncio.Event()
-
-    @callback
-    def count(event: Event) -> None:
-        nonlocal received
-        if event.data["entity_id"] == entity_id:
-            received += 1
-            if received >= BURST:
-                done.set()
-
-    hass.bus.async_listen("state_changed", count)
-    publisher = iot_emulator.mqtt_client(record.token, sign_token(key, record.token))
-    state = int(hass.states.get(entity_id).state == "on")
-    cpu_before, wall_before = time.process_time(), time.perf_counter()
-    async with publisher:
-        for _ in range(BURST):
-            state = 1 - state
-            payload = json.dumps({"zone": "1", "state": state, "device_id": board.device_id})
-            await publisher.publish(f"konnected/{board.device_id}/sensor", payload, qos=1)
-        await asyncio.wait_for(done.wait(), 60)
-    wall = time.perf_counter() - wall_before
-    cpu = time.process_time() - cpu_before
-
-    print(
-        "\nBENCHMARK konnected_aws bridge (simulator, broker, HA in one process, 2 cores)\n"
-        f"  zone change -> HA state, n={ZONE_CHANGES}: p50 {statistics.median(latencies):.2f} ms, "
-        f"p99 {percentile(latencies, 0.99):.2f} ms, max {max(latencies):.2f} ms\n"
-        f"  burst of {BURST} reports: {BURST / wall:.0f} messages/s end to end, "
-        f"{cpu / BURST * 1e6:.0f} us CPU per message (broker + authorizer policy + bridge + HA state)"
+    Birth and will messages are off: they go to `homeassistant/status`, which the bridge policy
+    (like any least-privilege AWS IoT policy) does not allow, and AWS drops the connection then.
+    """
+    credentials = await hass.async_add_executor_job(cloud.registry.register, HA_MQTT_PRINCIPAL, "benchmark", "bridge")
+    private_key = await hass.async_add_executor_job(cloud.load_private_key)
+    entry = MockConfigEntry(
+        domain="mqtt",
+        data={
+            "broker": "127.0.0.1",
+            "port": emulator.port,
+            "transport": "websockets",
+            "ws_path": "/mqtt",
+            "ws_headers": {
+                "X-Amz-CustomAuthorizer-Name": "konnected-aws",
+                "X-Amz-CustomAuthorizer-Signature": sign_token(private_key, credentials.token),
+                "Token": credentials.token,
+            },
+            "client_id": HA_MQTT_CLIENT_ID,
+            "protocol": "3.1.1",
+        },
+        options={"birth_message": {}, "will_message": {}, "discovery": False},
+        version=1,
+        minor_version=2,
     )
-    assert len(latencies) == ZONE_CHANGES
+    entry.add_to_hass(hass)
+    await load_ha_mqtt(hass, entry, board)
+    return entry
+
+
+async def load_ha_mqtt(hass: HomeAssistant, entry: MockConfigEntry, board: SimulatedBoard) -> None:
+    """Set the mqtt entry up; it reads its entities from configuration.yaml each time."""
+    with patch("homeassistant.config.load_yaml_config_file", return_value=ha_mqtt_yaml(board)):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+
+
+class StateWatch:
+    """When each watched entity last changed state, and how often."""
+
+    def __init__(self, hass: HomeAssistant, entity_ids: dict[str, str]) -> None:
+        self._names = {entity: name for name, entity in entity_ids.items()}
+        self.changed_at: dict[str, float] = {}
+        self.counts = dict.fromkeys(entity_ids, 0)
+        self.unsubscribe = hass.bus.async_listen("state_changed", self._on_change)
+
+    @callback
+    def _on_change(self, event: Event[EventStateChangedData]) -> None:
+        name = self._names.get(event.data["entity_id"])
+        if name is not None:
+            self.changed_at[name] = time.perf_counter()
+            self.counts[name] += 1
+
+
+@dataclass
+class BurstResult:
+    wall: float
+    cpu: float
+
+    def per_message_us(self) -> float:
+        return self.cpu / BURST * 1e6
+
+
+async def burst(
+    publisher: aiomqtt.Client, device_id: str, watch: StateWatch, consumer: str | None, currently_on: bool
+) -> BurstResult:
+    """BURST zone-1 reports as fast as the broker acknowledges them; done when `consumer` saw all.
+
+    Each report flips the zone, starting from the opposite of the current state, so each is a
+    state change.
+    """
+    before = watch.counts.get(consumer, 0) if consumer else 0
+    cpu_before, wall_before = time.process_time(), time.perf_counter()
+    for index in range(BURST):
+        payload = json.dumps({"zone": "1", "state": (index + int(not currently_on)) % 2, "device_id": device_id})
+        await publisher.publish(f"konnected/{device_id}/sensor", payload, qos=1)
+    if consumer is not None:
+        await wait_for(lambda: watch.counts[consumer] - before >= BURST, timeout=120)
+    return BurstResult(time.perf_counter() - wall_before, time.process_time() - cpu_before)
+
+
+def median_result(results: list[BurstResult]) -> BurstResult:
+    """The round with the median CPU time."""
+    return sorted(results, key=lambda result: result.cpu)[len(results) // 2]
+
+
+@pytest.fixture
+async def board_publisher(hass: HomeAssistant, iot_emulator: IotEmulator) -> AsyncIterator[Any]:
+    """Makes an MQTT client under a board's own principal (token and signature from the account)."""
+    clients: list[aiomqtt.Client] = []
+
+    async def make(cloud: CloudAccount, device_id: str) -> aiomqtt.Client:
+        record = await hass.async_add_executor_job(cloud.registry.get, device_id)
+        private_key = await hass.async_add_executor_job(cloud.load_private_key)
+        assert record is not None
+        client = iot_emulator.mqtt_client(record.token, sign_token(private_key, record.token))
+        await client.__aenter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.__aexit__(None, None, None)
+
+
+async def test_bridge_side_by_side_with_ha_mqtt(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory, board_publisher: Any
+) -> None:
+    """Print latency p50/p99, throughput and CPU per message for both consumers."""
+    board = await make_board("88:40:f5:20:99:48")
+    konnected_entry_id = await setup_account(hass, iot_emulator)
+    await adopt(hass, board)
+    cloud = CloudAccount(AwsCredentials("a", "b", iot_emulator.region), endpoint_url=iot_emulator.aws_endpoint_url)
+    mqtt_entry = await add_ha_mqtt(hass, iot_emulator, cloud, board)
+    entities = {KONNECTED: entity_id(hass, "binary_sensor", f"{board.device_id}_1"), HA_MQTT: HA_MQTT_ENTITY}
+    # HA's mqtt connects and subscribes in the background (subscriptions are debounced).
+    await wait_for(lambda: iot_emulator.is_subscribed(HA_MQTT_CLIENT_ID, f"konnected/{board.device_id}/sensor"))
+    board.set_zone("1", 1)
+    await wait_for(lambda: all(hass.states.get(entity).state == STATE_ON for entity in entities.values()))
+
+    # Latency: one change at a time from the simulated input edge; both entities see each change.
+    watch = StateWatch(hass, entities)
+    latencies: dict[str, list[float]] = {name: [] for name in entities}
+    for index in range(ZONE_CHANGES):
+        watch.changed_at.clear()
+        started = time.perf_counter()
+        board.set_zone("1", index % 2)
+        await wait_for(lambda: len(watch.changed_at) == len(entities), timeout=5)
+        for name, at in watch.changed_at.items():
+            latencies[name].append((at - started) * 1000)
+
+    def is_on(entity: str) -> bool:
+        return hass.states.get(entity).state == STATE_ON
+
+    konnected_entry = hass.config_entries.async_get_entry(konnected_entry_id)
+    assert konnected_entry is not None
+    konnected_client = f"konnected-bridge-{konnected_entry.data['bridge_id']}"
+    sensor_topic = f"konnected/{board.device_id}/sensor"
+
+    async def load_only(consumer: str | None) -> None:
+        """Exactly one consumer (or none) connected and subscribed."""
+        for entry_id in (konnected_entry_id, mqtt_entry.entry_id):
+            if hass.config_entries.async_get_entry(entry_id).state is ConfigEntryState.LOADED:  # type: ignore[union-attr]
+                assert await hass.config_entries.async_unload(entry_id)
+        if consumer == KONNECTED:
+            assert await hass.config_entries.async_setup(konnected_entry_id)
+            await wait_for(lambda: iot_emulator.is_subscribed(konnected_client, "konnected/+/sensor"))
+        elif consumer == HA_MQTT:
+            await load_ha_mqtt(hass, mqtt_entry, board)
+            await wait_for(lambda: iot_emulator.is_subscribed(HA_MQTT_CLIENT_ID, sensor_topic))
+
+    # Bursts, one consumer at a time and none (publisher and broker alone), interleaved over
+    # several rounds so drift hits all three alike; the median round counts.
+    publisher = await board_publisher(cloud, board.device_id)
+    rounds: dict[str | None, list[BurstResult]] = {None: [], KONNECTED: [], HA_MQTT: []}
+    for _ in range(ROUNDS):
+        for consumer in rounds:
+            await load_only(consumer)
+            currently_on = consumer is not None and is_on(entities[consumer])
+            rounds[consumer].append(await burst(publisher, board.device_id, watch, consumer, currently_on))
+    watch.unsubscribe()
+    baseline = median_result(rounds[None])
+    results = {name: median_result(rounds[name]) for name in entities}
+
+    lines = [
+        "",
+        "BENCHMARK side by side (simulator, broker, HA in one process, 2 cores)",
+        f"  zone change -> HA state, n={ZONE_CHANGES}, same changes for both:",
+    ]
+    for name, values in latencies.items():
+        lines.append(
+            f"    {name:14} p50 {statistics.median(values):6.2f} ms  p99 {percentile(values, 0.99):6.2f} ms  "
+            f"max {max(values):6.2f} ms"
+        )
+    lines.append(
+        f"  burst of {BURST} QoS 1 reports, median of {ROUNDS} rounds; publisher + broker alone: {BURST / baseline.wall:.0f} msg/s, "
+        f"{baseline.per_message_us():.0f} us CPU/msg"
+    )
+    for name, result in results.items():
+        lines.append(
+            f"    {name:14} {BURST / result.wall:5.0f} msg/s end to end, {result.per_message_us():5.0f} us CPU/msg in total, "
+            f"{result.per_message_us() - baseline.per_message_us():5.0f} us CPU/msg for the consumer"
+        )
+    print("\n".join(lines))
+    assert all(len(values) == ZONE_CHANGES for values in latencies.values())

@@ -42,7 +42,7 @@ class ZoneBinarySensor(KonnectedEntity, BinarySensorEntity):
     def __init__(self, hub: KonnectedHub, info: BoardInfo, zone: str, config: ZoneConfig) -> None:
         """Set up the zone from its settings."""
         super().__init__(hub, info, zone)
-        self._zone = zone
+        self._zone = self._report_key = zone
         self._invert = config.invert
         self._attr_translation_placeholders = {"zone": zone}
         if config.name:

@@ -29,6 +29,8 @@ class KonnectedEntity(Entity):
 
     _attr_has_entity_name = True
     _attr_should_poll = False
+    # Which reports update the entity (a zone id, or HEARTBEAT_KEY); None: availability only.
+    _report_key: str | None = None
 
     def __init__(self, hub: KonnectedHub, info: BoardInfo, key: str) -> None:
         """Bind to the board; `key` makes the unique id and never depends on settings."""
@@ -51,5 +53,7 @@ class KonnectedEntity(Entity):
         """Follow the board's reports."""
         await super().async_added_to_hass()
         self.async_on_remove(
-            self._hub.async_add_listener(self._info.board_id, self.async_write_ha_state)
+            self._hub.async_add_listener(
+                self._info.board_id, self.async_write_ha_state, self._report_key
+            )
         )

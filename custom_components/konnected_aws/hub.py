@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +25,8 @@ from .iot.messages import (
 )
 
 OFFLINE_CHECK_INTERVAL = timedelta(minutes=1)
+# Listener key of what the heartbeat alone carries (signal strength); zones use their zone id.
+HEARTBEAT_KEY = "heartbeat"
 
 
 def signal_new_probe(entry_id: str) -> str:
@@ -63,7 +65,7 @@ class KonnectedHub:
         self.entry_id = entry_id
         self._read_levels = read_levels
         self.boards: dict[str, BoardState] = {}
-        self._listeners: dict[str, list[CALLBACK_TYPE]] = {}
+        self._listeners: dict[str, list[tuple[str | None, CALLBACK_TYPE]]] = {}
         self._first_report: dict[str, asyncio.Future[None]] = {}
         self._connection: BridgeConnection | None = None
         self._was_online: dict[str, bool] = {}
@@ -110,22 +112,31 @@ class KonnectedHub:
         self._was_online.pop(board_id, None)
 
     @callback
-    def async_add_listener(self, board_id: str, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
-        """Call `update` whenever something about the board changes."""
+    def async_add_listener(
+        self, board_id: str, update: CALLBACK_TYPE, key: str | None = None
+    ) -> CALLBACK_TYPE:
+        """Call `update` when reports about `key` (a zone id or HEARTBEAT_KEY) arrive, and
+        whenever the board's or the bridge's availability changes; `key` None: only then.
+
+        Keyed listeners keep a report's cost to the entities it concerns, not the whole board.
+        """
+        listener = (key, update)
         listeners = self._listeners.setdefault(board_id, [])
-        listeners.append(update)
+        listeners.append(listener)
 
         @callback
         def remove() -> None:
-            if update in listeners:
-                listeners.remove(update)
+            if listener in listeners:
+                listeners.remove(listener)
 
         return remove
 
     @callback
-    def _notify(self, board_id: str) -> None:
-        for update in list(self._listeners.get(board_id, ())):
-            update()
+    def _notify(self, board_id: str, keys: Collection[str] | None = None) -> None:
+        """Update the listeners of `keys`, or every listener of the board when None."""
+        for key, update in list(self._listeners.get(board_id, ())):
+            if keys is None or key in keys:
+                update()
 
     @callback
     def async_connection_changed(self, connected: bool) -> None:
@@ -157,12 +168,16 @@ class KonnectedHub:
             LOGGER.debug("Dropping report from a board that is not adopted here")
             return
         board.last_seen = dt_util.utcnow()
+        keys: set[str]
         match report:
             case ZoneState(zone=zone, state=level):
                 board.zone_levels[zone] = level
+                keys = {zone}
             case DhtReading(zone=zone, temperature=temperature, humidity=humidity):
                 board.climate[zone] = (temperature, humidity)
+                keys = {zone}
             case Ds18b20Reading(zone=zone, temperature=temperature, address=address):
+                keys = {zone}
                 probes = board.probes.setdefault(zone, {})
                 is_new = address not in probes
                 probes[address] = temperature
@@ -173,8 +188,8 @@ class KonnectedHub:
             case Heartbeat(status=status):
                 board.heartbeat = status
                 board.zone_levels.update(report.zone_states)
-        self._log_availability(board)
-        self._notify(board.board_id)
+                keys = {HEARTBEAT_KEY, *report.zone_states}
+        self._notify(board.board_id, None if self._availability_changed(board) else keys)
 
     @callback
     def apply_local_levels(self, board_id: str, levels: dict[str, int]) -> None:
@@ -184,8 +199,7 @@ class KonnectedHub:
             return
         board.zone_levels.update(levels)
         board.last_seen = dt_util.utcnow()
-        self._log_availability(board)
-        self._notify(board_id)
+        self._notify(board_id, None if self._availability_changed(board) else levels)
 
     async def async_wait_for_first_report(self, board_id: str, timeout: float) -> bool:
         """Wait until anything arrives from the board through AWS IoT."""
@@ -208,20 +222,21 @@ class KonnectedHub:
         await self.connection.send_command(board_id, command)
 
     @callback
-    def _log_availability(self, board: BoardState) -> None:
+    def _availability_changed(self, board: BoardState) -> bool:
+        """Note (and log) whether the board went on- or offline since last asked."""
         online = board.online
         if self._was_online.get(board.board_id) == online:
-            return
+            return False
         if board.board_id in self._was_online:
             if online:
                 LOGGER.info("Board %s is back online", board.board_id)
             else:
                 LOGGER.info("Board %s stopped reporting; marking it unavailable", board.board_id)
         self._was_online[board.board_id] = online
+        return True
 
     @callback
     def _check_availability(self, _now: datetime) -> None:
         for board in self.boards.values():
-            if self._was_online.get(board.board_id) != board.online:
-                self._log_availability(board)
+            if self._availability_changed(board):
                 self._notify(board.board_id)

@@ -18,7 +18,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import KonnectedEntity
-from .hub import KonnectedHub, signal_new_probe
+from .hub import HEARTBEAT_KEY, KonnectedHub, signal_new_probe
 from .runtime import BoardInfo, KonnectedConfigEntry
 from .zones import ZoneType
 
@@ -67,7 +67,7 @@ class _ClimateSensor(KonnectedEntity, SensorEntity):
         self, hub: KonnectedHub, info: BoardInfo, zone: str, key: str, label: str
     ) -> None:
         super().__init__(hub, info, f"{zone}_{key}")
-        self._zone = zone
+        self._zone = self._report_key = zone
         self._attr_translation_placeholders = {"zone": zone, "label": label}
         # A zone the user named overrides the translated name.
         name = info.zones[zone].name
@@ -138,6 +138,7 @@ class SignalStrengthSensor(KonnectedEntity, SensorEntity):
     _attr_entity_category = EntityCategory.DIAGNOSTIC
     _attr_entity_registry_enabled_default = False
     _attr_translation_key = "signal_strength"
+    _report_key = HEARTBEAT_KEY
 
     def __init__(self, hub: KonnectedHub, info: BoardInfo) -> None:
         """One per board."""

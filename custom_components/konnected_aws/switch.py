@@ -50,7 +50,7 @@ class ZoneSwitch(KonnectedEntity, SwitchEntity):
     def __init__(self, hub: KonnectedHub, info: BoardInfo, zone: str, config: ZoneConfig) -> None:
         """Set up the output from its settings."""
         super().__init__(hub, info, zone)
-        self._zone = zone
+        self._zone = self._report_key = zone
         self._config = config
         self._attr_translation_placeholders = {"zone": zone}
         if config.name:

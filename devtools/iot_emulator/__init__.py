@@ -181,6 +181,15 @@ class IotEmulator:
         if self._broker is not None:
             asyncio.get_running_loop().create_task(self._broker.disconnect(client_id, reason))
 
+    def is_subscribed(self, client_id: str, topic_filter: str) -> bool:
+        """Whether the client holds this subscription right now (clients subscribe after CONNACK)."""
+        if self._broker is None:
+            return False
+        return any(
+            session.client_id == client_id
+            for session, _qos in self._broker.subscriptions.get(topic_filter, [])
+        )
+
     async def kick(self, client_id: str) -> None:
         """Drop a client now."""
         if self._broker is not None:

@@ -44,6 +44,16 @@ class Authorization:
     timer: asyncio.TimerHandle | None = None
 
 
+class _SubscriptionTable(dict[str, list[tuple[Session, int]]]):
+    """amqtt (0.12.1, Broker._run_broadcast) awaits the RECEIVE check while iterating its
+    subscription table, so a client subscribing during a broadcast raised "dictionary changed
+    size during iteration" and the message was dropped. Iterating a snapshot avoids that.
+    """
+
+    def items(self) -> list[tuple[str, list[tuple[Session, int]]]]:  # type: ignore[override]
+        return [(topic_filter, list(sessions)) for topic_filter, sessions in super().items()]
+
+
 class AwsIotBroker(Broker):
     """amqtt with AWS IoT's custom authentication on its WebSocket listener."""
 
@@ -51,6 +61,7 @@ class AwsIotBroker(Broker):
         """The emulator decides; the broker enforces."""
         super().__init__(config)
         self.emulator = emulator
+        self._subscriptions = _SubscriptionTable()
 
     async def _create_server_instance(
         self,
@@ -76,6 +87,11 @@ class AwsIotBroker(Broker):
             process_request=self._authorize_upgrade,
             # AWS drops a connection at once; paho does not answer close frames, so don't wait long.
             close_timeout=0.2,
+            # No WebSocket pings: AWS IoT keeps sessions alive with MQTT PINGREQ. paho (2.1.0,
+            # _WebsocketWrapper._recv_impl) answers a ping with an unmasked pong, which an RFC 6455
+            # server must refuse ("1002 incorrect masking"), so websockets' default 20 s ping
+            # would drop every paho client - the bridge, HA's mqtt, the simulated boards.
+            ping_interval=None,
         )
 
     async def _authorize_upgrade(self, connection: ServerConnection, request: Request) -> Response | None:
