@@ -193,3 +193,27 @@ def aiomqtt_session():  # type: ignore[no-untyped-def]
     import aiohttp
 
     return aiohttp.ClientSession()
+
+
+async def test_two_discovered_boards_adopted_back_to_back(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
+) -> None:
+    """Adopting reloads the account entry; a second click right after the first waits for it."""
+    first = await make_board(MAC)
+    second = await make_board(OTHER_MAC)
+    await setup_account(hass, iot_emulator)
+    flows = [
+        await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(board))
+        for board in (first, second)
+    ]
+    assert [flow["step_id"] for flow in flows] == ["discovery_confirm", "discovery_confirm"]
+    for flow in flows:
+        result = await hass.config_entries.flow.async_configure(flow["flow_id"], {})
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "adopted"
+    await hass.async_block_till_done()
+
+    for board in (first, second):
+        zone_1 = entity_id(hass, "binary_sensor", f"{board.device_id}_1")
+        board.set_zone("1", 1)
+        await wait_for(lambda zone_1=zone_1: hass.states.get(zone_1).state == STATE_ON)

@@ -74,6 +74,16 @@ from .const import (
 from .runtime import KonnectedConfigEntry
 from .zones import ZoneConfig, ZoneType, default_zones, needs_reprovisioning, zones_from_data
 
+# Setup waits up to 20 s for the bridge to connect; allow that plus the unload.
+ACCOUNT_RELOAD_TIMEOUT = 30.0
+_RELOADING_STATES = frozenset(
+    {
+        ConfigEntryState.UNLOAD_IN_PROGRESS,
+        ConfigEntryState.NOT_LOADED,
+        ConfigEntryState.SETUP_IN_PROGRESS,
+    }
+)
+
 DEFAULT_REGION = "us-east-1"
 DEFAULT_BOARD_PORT = 80
 
@@ -340,7 +350,7 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
         """One click: adopt the board into the (single) account with its default zones."""
         assert self._discovered is not None
         status, host, port = self._discovered
-        entry = _loaded_account_entry(self.hass)
+        entry = await _async_account_entry(self.hass)
         if entry is None:
             return self.async_abort(reason="account_required")
         errors: dict[str, str] = {}
@@ -377,13 +387,25 @@ def board_title(status: BoardStatus) -> str:
     return f"{status.model} {status.board_id[-6:]}"
 
 
-def _loaded_account_entry(hass: HomeAssistant) -> KonnectedConfigEntry | None:
-    entries = [
-        entry
-        for entry in hass.config_entries.async_entries(DOMAIN)
-        if entry.state is ConfigEntryState.LOADED
-    ]
-    return cast(KonnectedConfigEntry, entries[0]) if len(entries) == 1 else None
+async def _async_account_entry(hass: HomeAssistant) -> KonnectedConfigEntry | None:
+    """The single account entry once loaded.
+
+    Adopting a board reloads the entry, so a second board confirmed right after the first finds
+    it reloading: wait for that (bounded) instead of refusing the click.
+    """
+    entries = hass.config_entries.async_entries(DOMAIN)
+    if len(entries) != 1 or entries[0].disabled_by is not None:
+        return None
+    entry = entries[0]
+    try:
+        async with asyncio.timeout(ACCOUNT_RELOAD_TIMEOUT):
+            while entry.state is not ConfigEntryState.LOADED:
+                if entry.state not in _RELOADING_STATES:
+                    return None
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        return None
+    return cast(KonnectedConfigEntry, entry)
 
 
 @callback

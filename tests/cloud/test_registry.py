@@ -133,3 +133,23 @@ def test_missing_table_is_a_cloud_error(account: CloudAccount) -> None:
     """Registering before setup (no table) is a CloudError, not a botocore exception."""
     with pytest.raises(CloudError, match="ResourceNotFoundException"):
         account.registry.register(BOARD, "user")
+
+
+def test_the_table_opens_on_first_use_only() -> None:
+    """Home Assistant gets the registry in its event loop; building the boto3 resource reads
+    botocore's data files, so that waits for the first call (made in the executor)."""
+    opened: list[str] = []
+
+    class Table:
+        def delete_item(self, **kwargs: object) -> None:
+            opened.append("delete")
+
+    def open_table() -> Table:
+        opened.append("open")
+        return Table()
+
+    registry = DeviceRegistry(open_table)
+    assert opened == []
+    registry.delete(BOARD)
+    registry.delete(BOARD)
+    assert opened == ["open", "delete", "delete"]

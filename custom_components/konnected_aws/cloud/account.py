@@ -235,10 +235,13 @@ class CloudAccount:
 
     @cached_property
     def registry(self) -> DeviceRegistry:
-        """The device table's registry."""
+        """The device table's registry (cheap to get; the table opens on first use)."""
+        return DeviceRegistry(self._open_device_table)
+
+    def _open_device_table(self) -> Any:
         with self._lock:
             resource = self._session.resource("dynamodb", **client_options(self._endpoint_url))
-        return DeviceRegistry(resource.Table(self.names.table))
+        return resource.Table(self.names.table)
 
     def verify(self) -> str:
         """Check the credentials; returns the account id.

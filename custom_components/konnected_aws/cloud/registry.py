@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Final, Literal
 
 from boto3.dynamodb.conditions import Key
@@ -101,9 +102,14 @@ def _known(device_id: str) -> Iterator[None]:
 class DeviceRegistry:
     """Register, rotate, revoke and delete devices (every call blocks)."""
 
-    def __init__(self, table: Any) -> None:
-        """`table` is a boto3 DynamoDB Table resource."""
-        self._table = table
+    def __init__(self, open_table: Callable[[], Any]) -> None:
+        """`open_table` returns the boto3 DynamoDB Table resource; it is called on first use,
+        so a registry can be made in the event loop (building boto3 resources reads files)."""
+        self._open_table = open_table
+
+    @cached_property
+    def _table(self) -> Any:
+        return self._open_table()
 
     def register(
         self, device_id: str, user_id: str, kind: DeviceKind = "board"
