@@ -1,0 +1,110 @@
+"""Adoption failures against the real pieces: each leaves nothing registered, provisioned or
+created, shows its translated error, and a second click adopts once the cause is gone."""
+
+from __future__ import annotations
+
+import asyncio
+from unittest.mock import patch
+
+from homeassistant.config_entries import SOURCE_SSDP
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr
+
+from custom_components.konnected_aws.cloud import AwsCredentials, CloudAccount
+from custom_components.konnected_aws.const import DOMAIN
+from devtools.board_simulator import SimulatedBoard
+from devtools.iot_emulator import IotEmulator
+
+from .conftest import BoardFactory
+from .test_end_to_end import MAC, setup_account, ssdp_info
+
+
+
+def cloud(emulator: IotEmulator) -> CloudAccount:
+    return CloudAccount(AwsCredentials("a", "b", emulator.region), endpoint_url=emulator.aws_endpoint_url)
+
+
+async def confirm(hass: HomeAssistant, board: SimulatedBoard) -> tuple[str, dict[str, object]]:
+    """Open the discovered board's card and click Adopt once; returns the flow id and result."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(board))
+    assert result["step_id"] == "discovery_confirm"
+    flow_id = result["flow_id"]
+    return flow_id, dict(await hass.config_entries.flow.async_configure(flow_id, {}))
+
+
+async def assert_nothing_left(hass: HomeAssistant, emulator: IotEmulator, entry_id: str, board: SimulatedBoard) -> None:
+    entry = hass.config_entries.async_get_entry(entry_id)
+    assert entry is not None and not entry.subentries
+    assert not dr.async_get(hass).async_get_devices(identifiers={(DOMAIN, board.device_id)})
+    assert await hass.async_add_executor_job(cloud(emulator).registry.get, board.device_id) is None
+
+
+async def adopt_on_second_click(hass: HomeAssistant, flow_id: str) -> None:
+    result = await hass.config_entries.flow.async_configure(flow_id, {})
+    assert result["type"] is FlowResultType.ABORT and result["reason"] == "adopted", result
+    await hass.async_block_till_done()
+
+
+async def test_board_unreachable_when_provisioning(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
+) -> None:
+    """Unplugged between discovery and the click: registered, then rolled back."""
+    board = await make_board(MAC)
+    entry_id = await setup_account(hass, iot_emulator)
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(board))
+    await board.close()
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "provision_failed"}
+    await assert_nothing_left(hass, iot_emulator, entry_id, board)
+
+    await board.start()
+    await adopt_on_second_click(hass, result["flow_id"])
+    assert board.mqtt_connected.is_set()
+
+
+async def test_board_that_never_comes_online_is_revoked(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
+) -> None:
+    """Provisioned but silent past the deadline: removed from AWS, so its token no longer works."""
+    board = await make_board(MAC)
+    entry_id = await setup_account(hass, iot_emulator)
+    board.timing.boot_time = 1.5
+    with patch("custom_components.konnected_aws.adoption.BOARD_ONLINE_TIMEOUT", 0.3):
+        flow_id, result = await confirm(hass, board)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "board_not_online"}
+    await assert_nothing_left(hass, iot_emulator, entry_id, board)
+    assert board.settings["endpoint_type"] == "aws_iot"  # it did get its settings
+
+    # When it finally boots, the authorizer refuses the revoked token.
+    await asyncio.sleep(2.0)
+    assert not board.mqtt_connected.is_set()
+
+    board.timing.boot_time = 0.1
+    await adopt_on_second_click(hass, flow_id)
+    assert board.mqtt_connected.is_set()
+
+
+async def test_aws_failure_when_registering(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
+) -> None:
+    """The device table is gone (deleted by hand): nothing is sent to the board, nothing is added.
+
+    No second click here: the table held Home Assistant's own principal too, so the repair is
+    Reconfigure (tested in test_config_flow), not a retry.
+    """
+    board = await make_board(MAC)
+    entry_id = await setup_account(hass, iot_emulator)
+    settings_before = dict(board.settings)
+    await hass.async_add_executor_job(
+        lambda: iot_emulator.client("dynamodb").delete_table(TableName="konnected-aws-devices")
+    )
+    _flow_id, result = await confirm(hass, board)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "cloud_error"}
+    assert board.settings == settings_before
+    entry = hass.config_entries.async_get_entry(entry_id)
+    assert entry is not None and not entry.subentries
+    assert not dr.async_get(hass).async_get_devices(identifiers={(DOMAIN, board.device_id)})
