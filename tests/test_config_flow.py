@@ -222,3 +222,73 @@ async def test_revoked_bridge_raises_a_repair_fixed_by_reconfigure(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert ir.async_get(hass).async_get_issue(DOMAIN, f"bridge_refused_{entry_id}") is None
+
+
+async def test_setup_that_fails_in_aws_aborts_with_the_reason(hass: HomeAssistant, iot_emulator: IotEmulator) -> None:
+    """A signing-key parameter that is not an RSA key is reported, never overwritten."""
+    await hass.async_add_executor_job(
+        lambda: iot_emulator.client("ssm").put_parameter(
+            Name="/konnected-aws/authorizer/private-key", Value="not a key", Type="SecureString"
+        )
+    )
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input(iot_emulator))
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    await hass.async_block_till_done(wait_background_tasks=True)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"])
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "setup_failed_cloud"
+    assert not hass.config_entries.async_entries(DOMAIN)
+    stored = await hass.async_add_executor_job(
+        lambda: iot_emulator.client("ssm").get_parameter(
+            Name="/konnected-aws/authorizer/private-key", WithDecryption=True
+        )["Parameter"]["Value"]
+    )
+    assert stored == "not a key"
+
+
+async def test_discoveries_that_are_not_adoptable(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
+) -> None:
+    """No address, an address that does not answer, or a board adopted already (by host too)."""
+    board = await make_board(MAC)
+    entry_id = await setup_account(hass, iot_emulator)
+    info = ssdp_info(board)
+    info.ssdp_location = "not a url"
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=info)
+    assert result["reason"] == "not_konnected"
+    info = ssdp_info(board)
+    info.ssdp_location = "http://127.0.0.1:1/Device.xml"
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=info)
+    assert result["reason"] == "cannot_connect"
+
+    await adopt(hass, board)
+    result = await hass.config_entries.subentries.async_init((entry_id, "board"), context={"source": SOURCE_USER})
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"host": "127.0.0.1", "port": board.http_port}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_zone_change_for_an_unreachable_board_keeps_the_old_settings(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
+) -> None:
+    """Settings the board must receive are only stored once it accepted them."""
+    board = await make_board(MAC)
+    entry_id = await setup_account(hass, iot_emulator)
+    await adopt(hass, board)
+    entry = hass.config_entries.async_get_entry(entry_id)
+    assert entry is not None
+    subentry_id = next(iter(entry.subentries))
+    zones_before = dict(entry.subentries[subentry_id].data["zones"])
+    await board.close()
+    result = await hass.config_entries.subentries.async_init(
+        (entry_id, "board"), context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id}
+    )
+    zones = {f"zone_{zone}": {"type": "binary_sensor", "device_class": "door", "invert": False, "name": ""} for zone in ("1", "2", "3", "4", "5", "6")}
+    zones["zone_out"] = {"type": "disabled"}
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], zones)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "provision_failed"}
+    assert dict(entry.subentries[subentry_id].data["zones"]) == zones_before

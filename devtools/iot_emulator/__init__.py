@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import aiomqtt
 import boto3
+from moto.moto_api._internal.models import moto_api_backend
 from moto.server import ThreadedMotoServer
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request
@@ -123,6 +124,9 @@ class IotEmulator:
         """Start moto and the broker."""
         moto_authorizers.install()
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="iot-emulator")
+        # moto keeps its accounts in this process's memory: start from an empty one, not from
+        # what an earlier emulator (an earlier test) left behind.
+        moto_api_backend.reset()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
         await self.start_broker()
