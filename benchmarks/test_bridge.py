@@ -29,7 +29,7 @@ from homeassistant.const import STATE_ON
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.konnected_aws.cloud import AwsCredentials, CloudAccount
+from custom_components.konnected_aws.cloud import CloudAccount
 from custom_components.konnected_aws.cloud.signing import sign_token
 from devtools.board_simulator import SimulatedBoard
 from devtools.iot_emulator import IotEmulator
@@ -185,7 +185,7 @@ async def test_bridge_side_by_side_with_ha_mqtt(
     board = await make_board("88:40:f5:20:99:48")
     konnected_entry_id = await setup_account(hass, iot_emulator)
     await adopt(hass, board)
-    cloud = CloudAccount(AwsCredentials("a", "b", iot_emulator.region), endpoint_url=iot_emulator.aws_endpoint_url)
+    cloud = iot_emulator.cloud_account()
     mqtt_entry = await add_ha_mqtt(hass, iot_emulator, cloud, board)
     entities = {KONNECTED: entity_id(hass, "binary_sensor", f"{board.device_id}_1"), HA_MQTT: HA_MQTT_ENTITY}
     # HA's mqtt connects and subscribes in the background (subscriptions are debounced).

@@ -11,7 +11,6 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
 
-from custom_components.konnected_aws.cloud import AwsCredentials, CloudAccount
 from custom_components.konnected_aws.const import DOMAIN
 from devtools.board_simulator import SimulatedBoard
 from devtools.iot_emulator import IotEmulator
@@ -20,9 +19,6 @@ from .conftest import BoardFactory
 from .test_end_to_end import MAC, setup_account, ssdp_info
 
 
-
-def cloud(emulator: IotEmulator) -> CloudAccount:
-    return CloudAccount(AwsCredentials("a", "b", emulator.region), endpoint_url=emulator.aws_endpoint_url)
 
 
 async def confirm(hass: HomeAssistant, board: SimulatedBoard) -> tuple[str, dict[str, object]]:
@@ -37,7 +33,7 @@ async def assert_nothing_left(hass: HomeAssistant, emulator: IotEmulator, entry_
     entry = hass.config_entries.async_get_entry(entry_id)
     assert entry is not None and not entry.subentries
     assert not dr.async_get(hass).async_get_devices(identifiers={(DOMAIN, board.device_id)})
-    assert await hass.async_add_executor_job(cloud(emulator).registry.get, board.device_id) is None
+    assert await hass.async_add_executor_job(emulator.cloud_account().registry.get, board.device_id) is None
 
 
 async def adopt_on_second_click(hass: HomeAssistant, flow_id: str) -> None:

@@ -11,14 +11,14 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 
-from custom_components.konnected_aws.cloud import AwsCredentials, CloudAccount
+from custom_components.konnected_aws.cloud import CloudAccount
 from custom_components.konnected_aws.cloud.errors import InvalidCredentialsError, MissingPermissionError
 from custom_components.konnected_aws.const import DOMAIN
 from custom_components.konnected_aws.diagnostics import async_get_config_entry_diagnostics
 from devtools.iot_emulator import IotEmulator
 
 from .conftest import BoardFactory
-from .test_end_to_end import MAC, OTHER_MAC, adopt, setup_account, ssdp_info, wait_for
+from .test_end_to_end import MAC, OTHER_MAC, adopt, adopted_board, setup_account, ssdp_info, wait_for
 
 
 def user_input(emulator: IotEmulator) -> dict[str, object]:
@@ -118,7 +118,7 @@ async def test_board_by_address_zones_and_removal(
     # Removing the board revokes it in AWS.
     hass.config_entries.async_remove_subentry(entry, subentry_id)
     await hass.async_block_till_done()
-    cloud = CloudAccount(AwsCredentials("a", "b", iot_emulator.region), endpoint_url=iot_emulator.aws_endpoint_url)
+    cloud = iot_emulator.cloud_account()
     assert await hass.async_add_executor_job(cloud.registry.get, board.device_id) is None
     assert registry.async_get_entity_id("binary_sensor", DOMAIN, f"{board.device_id}_1") is None
 
@@ -197,7 +197,7 @@ async def test_revoked_bridge_raises_a_repair_fixed_by_reconfigure(
     entry_id = await setup_account(hass, iot_emulator)
     entry = hass.config_entries.async_get_entry(entry_id)
     assert entry is not None
-    cloud = CloudAccount(AwsCredentials("a", "b", iot_emulator.region), endpoint_url=iot_emulator.aws_endpoint_url)
+    cloud = iot_emulator.cloud_account()
     await hass.async_add_executor_job(cloud.registry.revoke, entry.data["bridge_id"])
     with patch.object(const, "BRIDGE_CONNECT_TIMEOUT", 2.0), patch(
         "custom_components.konnected_aws.BRIDGE_CONNECT_TIMEOUT", 2.0
@@ -275,11 +275,8 @@ async def test_zone_change_for_an_unreachable_board_keeps_the_old_settings(
     hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
 ) -> None:
     """Settings the board must receive are only stored once it accepted them."""
-    board = await make_board(MAC)
-    entry_id = await setup_account(hass, iot_emulator)
-    await adopt(hass, board)
-    entry = hass.config_entries.async_get_entry(entry_id)
-    assert entry is not None
+    board, entry = await adopted_board(hass, iot_emulator, make_board)
+    entry_id = entry.entry_id
     subentry_id = next(iter(entry.subentries))
     zones_before = dict(entry.subentries[subentry_id].data["zones"])
     await board.close()

@@ -8,14 +8,13 @@ from collections.abc import Callable
 
 import aiomqtt
 import pytest
-from homeassistant.config_entries import SOURCE_SSDP, SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_SSDP, SOURCE_USER, ConfigEntry, ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.service_info.ssdp import SsdpServiceInfo
 
-from custom_components.konnected_aws.cloud import AwsCredentials, CloudAccount
 from custom_components.konnected_aws.cloud.signing import generate_key_pair, sign_token
 from custom_components.konnected_aws.const import DOMAIN
 from devtools.board_simulator import SimulatedBoard
@@ -80,6 +79,18 @@ async def adopt(hass: HomeAssistant, board: SimulatedBoard) -> None:
     await hass.async_block_till_done()
 
 
+async def adopted_board(
+    hass: HomeAssistant, emulator: IotEmulator, make_board: BoardFactory, mac: str = MAC
+) -> tuple[SimulatedBoard, ConfigEntry]:
+    """A simulated board adopted into a freshly added account; returns it and the account entry."""
+    board = await make_board(mac)
+    entry_id = await setup_account(hass, emulator)
+    await adopt(hass, board)
+    entry = hass.config_entries.async_get_entry(entry_id)
+    assert entry is not None
+    return board, entry
+
+
 def entity_id(hass: HomeAssistant, domain: str, unique_id: str) -> str:
     """Entity id by unique id (ids never depend on settings)."""
     found = er.async_get(hass).async_get_entity_id(domain, DOMAIN, unique_id)
@@ -137,10 +148,7 @@ async def test_a_board_with_another_boards_token_is_refused(
     await adopt(hass, board)
     entry = hass.config_entries.async_get_entry(entry_id)
     assert entry is not None
-    cloud = CloudAccount(
-        AwsCredentials("AKIAEMULATOR", "emulator-secret", iot_emulator.region),
-        endpoint_url=iot_emulator.aws_endpoint_url,
-    )
+    cloud = iot_emulator.cloud_account()
     record = await hass.async_add_executor_job(cloud.registry.get, board.device_id)
     assert record is not None
     private_key = await hass.async_add_executor_job(cloud.load_private_key)

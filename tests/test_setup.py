@@ -9,17 +9,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
 from custom_components.konnected_aws import async_remove_config_entry_device
-from custom_components.konnected_aws.cloud import AwsCredentials, CloudAccount
 from custom_components.konnected_aws.const import DOMAIN
 from custom_components.konnected_aws.diagnostics import async_get_device_diagnostics
 from devtools.iot_emulator import IotEmulator
 
 from .conftest import BoardFactory
-from .test_end_to_end import MAC, adopt, setup_account
+from .test_end_to_end import adopted_board, setup_account
 
-
-def cloud(emulator: IotEmulator) -> CloudAccount:
-    return CloudAccount(AwsCredentials("a", "b", emulator.region), endpoint_url=emulator.aws_endpoint_url)
 
 
 async def test_missing_authorizer_key_retries_setup(hass: HomeAssistant, iot_emulator: IotEmulator) -> None:
@@ -40,11 +36,7 @@ async def test_board_device_diagnostics_and_removal(
     hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
 ) -> None:
     """A board's device: diagnostics without secrets; deleted only by removing the board."""
-    board = await make_board(MAC)
-    entry_id = await setup_account(hass, iot_emulator)
-    await adopt(hass, board)
-    entry = hass.config_entries.async_get_entry(entry_id)
-    assert entry is not None
+    board, entry = await adopted_board(hass, iot_emulator, make_board)
     device = dr.async_get(hass).async_get_devices(identifiers={(DOMAIN, board.device_id)})[0]
     assert device.model and device.sw_version == board.sw_version
 
@@ -55,7 +47,7 @@ async def test_board_device_diagnostics_and_removal(
     assert board.settings["aws"]["token_signature"] not in text
 
     assert not await async_remove_config_entry_device(hass, entry, device)
-    stale = dr.async_get(hass).async_get_or_create(config_entry_id=entry_id, identifiers={(DOMAIN, "5ccf7f000001")})
+    stale = dr.async_get(hass).async_get_or_create(config_entry_id=entry.entry_id, identifiers={(DOMAIN, "5ccf7f000001")})
     assert await async_remove_config_entry_device(hass, entry, stale)
 
 
@@ -63,16 +55,12 @@ async def test_removing_the_account_revokes_everything(
     hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
 ) -> None:
     """Deleting the entry deletes the bridge principal and every board from the device table."""
-    board = await make_board(MAC)
-    entry_id = await setup_account(hass, iot_emulator)
-    await adopt(hass, board)
-    entry = hass.config_entries.async_get_entry(entry_id)
-    assert entry is not None
-    registry = cloud(iot_emulator).registry
+    board, entry = await adopted_board(hass, iot_emulator, make_board)
+    registry = iot_emulator.cloud_account().registry
     bridge_id = entry.data["bridge_id"]
     assert await hass.async_add_executor_job(registry.get, board.device_id) is not None
 
-    await hass.config_entries.async_remove(entry_id)
+    await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert await hass.async_add_executor_job(registry.get, board.device_id) is None
     assert await hass.async_add_executor_job(registry.get, bridge_id) is None

@@ -23,6 +23,7 @@ from moto.server import ThreadedMotoServer
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request
 
+from custom_components.konnected_aws.cloud import AwsCredentials, CloudAccount
 from custom_components.konnected_aws.cloud.signing import verify_token_signature
 from devtools import moto_authorizers
 
@@ -108,6 +109,13 @@ class IotEmulator:
                 "Token": token,
             },
             timeout=3,
+        )
+
+    def cloud_account(self) -> CloudAccount:
+        """The integration's cloud layer on the emulated account (moto takes any keys)."""
+        return CloudAccount(
+            AwsCredentials("AKIAEMULATOR", "emulator-secret", self.region),
+            endpoint_url=self.aws_endpoint_url,
         )
 
     def client(self, service: str) -> Any:
