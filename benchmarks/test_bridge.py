@@ -17,24 +17,21 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from unittest.mock import patch
 
 import aiomqtt
-import pytest
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_ON
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.konnected_aws.cloud import CloudAccount
-from custom_components.konnected_aws.cloud.signing import sign_token
+from custom_components.konnected_aws.iot.messages import board_topics
 from devtools.board_simulator import SimulatedBoard
 from devtools.iot_emulator import IotEmulator
 from tests.conftest import BoardFactory
-from tests.test_end_to_end import adopt, entity_id, setup_account, wait_for
+from tests.test_end_to_end import adopted_board, entity_id, wait_for
 
 ZONE_CHANGES = 300
 BURST = 2000
@@ -71,14 +68,15 @@ def ha_mqtt_yaml(board: SimulatedBoard) -> dict[str, Any]:
     }
 
 
-async def add_ha_mqtt(hass: HomeAssistant, emulator: IotEmulator, cloud: CloudAccount, board: SimulatedBoard) -> MockConfigEntry:
+async def add_ha_mqtt(hass: HomeAssistant, emulator: IotEmulator, board: SimulatedBoard) -> MockConfigEntry:
     """HA's mqtt entry over WebSocket through the custom authorizer, as its own bridge principal.
 
     Birth and will messages are off: they go to `homeassistant/status`, which the bridge policy
     (like any least-privilege AWS IoT policy) does not allow, and AWS drops the connection then.
     """
-    credentials = await hass.async_add_executor_job(cloud.registry.register, HA_MQTT_PRINCIPAL, "benchmark", "bridge")
-    private_key = await hass.async_add_executor_job(cloud.load_private_key)
+    cloud = emulator.cloud_account()
+    await hass.async_add_executor_job(cloud.registry.register, HA_MQTT_PRINCIPAL, "benchmark", "bridge")
+    token, signature = await hass.async_add_executor_job(emulator.signed_token, HA_MQTT_PRINCIPAL)
     entry = MockConfigEntry(
         domain="mqtt",
         data={
@@ -86,11 +84,7 @@ async def add_ha_mqtt(hass: HomeAssistant, emulator: IotEmulator, cloud: CloudAc
             "port": emulator.port,
             "transport": "websockets",
             "ws_path": "/mqtt",
-            "ws_headers": {
-                "X-Amz-CustomAuthorizer-Name": "konnected-aws",
-                "X-Amz-CustomAuthorizer-Signature": sign_token(private_key, credentials.token),
-                "Token": credentials.token,
-            },
+            "ws_headers": emulator.authorizer_headers(token, signature),
             "client_id": HA_MQTT_CLIENT_ID,
             "protocol": "3.1.1",
         },
@@ -148,7 +142,7 @@ async def burst(
     cpu_before, wall_before = time.process_time(), time.perf_counter()
     for index in range(BURST):
         payload = json.dumps({"zone": "1", "state": (index + int(not currently_on)) % 2, "device_id": device_id})
-        await publisher.publish(f"konnected/{device_id}/sensor", payload, qos=1)
+        await publisher.publish(board_topics(device_id).sensor, payload, qos=1)
     if consumer is not None:
         await wait_for(lambda: watch.counts[consumer] - before >= BURST, timeout=120)
     return BurstResult(time.perf_counter() - wall_before, time.process_time() - cpu_before)
@@ -159,37 +153,17 @@ def median_result(results: list[BurstResult]) -> BurstResult:
     return sorted(results, key=lambda result: result.cpu)[len(results) // 2]
 
 
-@pytest.fixture
-async def board_publisher(hass: HomeAssistant, iot_emulator: IotEmulator) -> AsyncIterator[Any]:
-    """Makes an MQTT client under a board's own principal (token and signature from the account)."""
-    clients: list[aiomqtt.Client] = []
-
-    async def make(cloud: CloudAccount, device_id: str) -> aiomqtt.Client:
-        record = await hass.async_add_executor_job(cloud.registry.get, device_id)
-        private_key = await hass.async_add_executor_job(cloud.load_private_key)
-        assert record is not None
-        client = iot_emulator.mqtt_client(record.token, sign_token(private_key, record.token))
-        await client.__aenter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        await client.__aexit__(None, None, None)
-
-
 async def test_bridge_side_by_side_with_ha_mqtt(
-    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory, board_publisher: Any
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
 ) -> None:
     """Print latency p50/p99, throughput and CPU per message for both consumers."""
-    board = await make_board("88:40:f5:20:99:48")
-    konnected_entry_id = await setup_account(hass, iot_emulator)
-    await adopt(hass, board)
-    cloud = iot_emulator.cloud_account()
-    mqtt_entry = await add_ha_mqtt(hass, iot_emulator, cloud, board)
+    board, konnected_entry = await adopted_board(hass, iot_emulator, make_board)
+    konnected_entry_id = konnected_entry.entry_id
+    sensor_topic = board_topics(board.device_id).sensor
+    mqtt_entry = await add_ha_mqtt(hass, iot_emulator, board)
     entities = {KONNECTED: entity_id(hass, "binary_sensor", f"{board.device_id}_1"), HA_MQTT: HA_MQTT_ENTITY}
     # HA's mqtt connects and subscribes in the background (subscriptions are debounced).
-    await wait_for(lambda: iot_emulator.is_subscribed(HA_MQTT_CLIENT_ID, f"konnected/{board.device_id}/sensor"))
+    await wait_for(lambda: iot_emulator.is_subscribed(HA_MQTT_CLIENT_ID, sensor_topic))
     board.set_zone("1", 1)
     await wait_for(lambda: all(hass.states.get(entity).state == STATE_ON for entity in entities.values()))
 
@@ -207,10 +181,7 @@ async def test_bridge_side_by_side_with_ha_mqtt(
     def is_on(entity: str) -> bool:
         return hass.states.get(entity).state == STATE_ON
 
-    konnected_entry = hass.config_entries.async_get_entry(konnected_entry_id)
-    assert konnected_entry is not None
     konnected_client = f"konnected-bridge-{konnected_entry.data['bridge_id']}"
-    sensor_topic = f"konnected/{board.device_id}/sensor"
 
     async def load_only(consumer: str | None) -> None:
         """Exactly one consumer (or none) connected and subscribed."""
@@ -226,13 +197,14 @@ async def test_bridge_side_by_side_with_ha_mqtt(
 
     # Bursts, one consumer at a time and none (publisher and broker alone), interleaved over
     # several rounds so drift hits all three alike; the median round counts.
-    publisher = await board_publisher(cloud, board.device_id)
+    token, signature = await hass.async_add_executor_job(iot_emulator.signed_token, board.device_id)
     rounds: dict[str | None, list[BurstResult]] = {None: [], KONNECTED: [], HA_MQTT: []}
-    for _ in range(ROUNDS):
-        for consumer in rounds:
-            await load_only(consumer)
-            currently_on = consumer is not None and is_on(entities[consumer])
-            rounds[consumer].append(await burst(publisher, board.device_id, watch, consumer, currently_on))
+    async with iot_emulator.mqtt_client(token, signature) as publisher:
+        for _ in range(ROUNDS):
+            for consumer in rounds:
+                await load_only(consumer)
+                currently_on = consumer is not None and is_on(entities[consumer])
+                rounds[consumer].append(await burst(publisher, board.device_id, watch, consumer, currently_on))
     watch.unsubscribe()
     baseline = median_result(rounds[None])
     results = {name: median_result(rounds[name]) for name in entities}

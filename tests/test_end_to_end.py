@@ -142,16 +142,9 @@ async def test_a_board_with_another_boards_token_is_refused(
     hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
 ) -> None:
     """A forged signature is refused at connect; a stolen valid token cannot reach its own topics."""
-    board = await make_board(MAC)
+    board, _entry = await adopted_board(hass, iot_emulator, make_board)
     intruder = await make_board(OTHER_MAC)
-    entry_id = await setup_account(hass, iot_emulator)
-    await adopt(hass, board)
-    entry = hass.config_entries.async_get_entry(entry_id)
-    assert entry is not None
-    cloud = iot_emulator.cloud_account()
-    record = await hass.async_add_executor_job(cloud.registry.get, board.device_id)
-    assert record is not None
-    private_key = await hass.async_add_executor_job(cloud.load_private_key)
+    token, signature = await hass.async_add_executor_job(iot_emulator.signed_token, board.device_id)
 
     def provision(token: str, signature: str) -> dict[str, object]:
         return {
@@ -177,7 +170,7 @@ async def test_a_board_with_another_boards_token_is_refused(
     async with aiomqtt_session() as session:
         async with session.put(
             f"http://127.0.0.1:{intruder.http_port}/settings",
-            json=provision(record.token, forged_signature(record.token)),
+            json=provision(token, forged_signature(token)),
         ) as response:
             assert response.status == 200
     await asyncio.sleep(1.0)
@@ -185,7 +178,7 @@ async def test_a_board_with_another_boards_token_is_refused(
 
     # With the other board's valid token it is that board's principal: only that board's
     # topics are allowed, and touching any other gets the connection dropped.
-    rogue = iot_emulator.mqtt_client(record.token, sign_token(private_key, record.token))
+    rogue = iot_emulator.mqtt_client(token, signature)
     with pytest.raises(aiomqtt.MqttError):
         async with rogue:
             await rogue.subscribe(f"konnected/{intruder.device_id}/switch", qos=1)

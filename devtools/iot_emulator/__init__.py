@@ -24,7 +24,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request
 
 from custom_components.konnected_aws.cloud import AwsCredentials, CloudAccount
-from custom_components.konnected_aws.cloud.signing import verify_token_signature
+from custom_components.konnected_aws.cloud.signing import sign_token, verify_token_signature
 from devtools import moto_authorizers
 
 from .broker import Authorization, AwsIotBroker, AwsIotPlugin, presence_payload
@@ -95,6 +95,15 @@ class IotEmulator:
         """The moto server, for boto3's endpoint_url."""
         return f"http://127.0.0.1:{self.moto_port}"
 
+    @staticmethod
+    def authorizer_headers(token: str, signature: str, authorizer: str = "konnected-aws") -> dict[str, str]:
+        """The WebSocket upgrade headers of a custom-authorizer connection, as the firmware sends them."""
+        return {
+            "X-Amz-CustomAuthorizer-Name": authorizer,
+            "X-Amz-CustomAuthorizer-Signature": signature,
+            "Token": token,
+        }
+
     def mqtt_client(self, token: str, signature: str, authorizer: str = "konnected-aws") -> aiomqtt.Client:
         """An MQTT client that authenticates the way the firmware does (headers, empty client id)."""
         return aiomqtt.Client(
@@ -103,13 +112,17 @@ class IotEmulator:
             identifier="",
             transport="websockets",
             websocket_path="/mqtt",
-            websocket_headers={
-                "X-Amz-CustomAuthorizer-Name": authorizer,
-                "X-Amz-CustomAuthorizer-Signature": signature,
-                "Token": token,
-            },
+            websocket_headers=self.authorizer_headers(token, signature, authorizer),
             timeout=3,
         )
+
+    def signed_token(self, device_id: str) -> tuple[str, str]:
+        """A registered device's token and its signature by the account's key (blocking: boto3)."""
+        cloud = self.cloud_account()
+        record = cloud.registry.get(device_id)
+        if record is None:
+            raise KeyError(f"{device_id} is not registered")
+        return record.token, sign_token(cloud.load_private_key(), record.token)
 
     def cloud_account(self) -> CloudAccount:
         """The integration's cloud layer on the emulated account (moto takes any keys)."""
