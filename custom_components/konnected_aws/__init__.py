@@ -28,7 +28,8 @@ from .const import (
     LOGGER,
     SSDP_SEARCH_TARGET,
 )
-from .hub import KonnectedHub
+from .boards import async_sync_boards
+from .hub import BoardState, KonnectedHub
 from .iot.connection import BridgeConnection, BridgeCredentials, iot_url
 from .runtime import BoardInfo, KonnectedConfigEntry, KonnectedRuntime, adopted_boards
 from .zones import ZoneType
@@ -62,7 +63,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) ->
             LOGGER.debug("Reading board %s locally failed: %s", board_id, err)
             return None
 
-    hub = KonnectedHub(hass, entry.entry_id, read_levels)
+    hub = KonnectedHub(hass, entry.entry_id, read_levels, _remembered_boards(hass, entry.entry_id))
     connection = BridgeConnection(
         BridgeCredentials(
             url=url,
@@ -106,10 +107,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) ->
         iot_url=url,
         authorizer_name=entry.data[CONF_AUTHORIZER_NAME],
         boards=boards,
+        entry_data=dict(entry.data),
     )
     _async_remove_stale_devices(hass, entry, boards)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     await _async_offer_discovered_boards(hass, boards)
     return True
 
@@ -144,26 +146,23 @@ async def async_unload_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) -
     return unloaded
 
 
-async def _async_update_listener(hass: HomeAssistant, entry: KonnectedConfigEntry) -> None:
-    """Boards were added, changed or removed: revoke removed ones, then reload."""
-    current = {info.board_id for info in adopted_boards(entry)}
-    runtime = entry.runtime_data
-    for board_id in set(runtime.boards) - current:
-        await _async_revoke(hass, entry, board_id)
-    await hass.config_entries.async_reload(entry.entry_id)
+def _remembered_boards(hass: HomeAssistant, entry_id: str) -> dict[str, BoardState]:
+    """Board states (last heard, levels) kept across reloads of the entry, in memory only."""
+    remembered: dict[str, dict[str, BoardState]] = hass.data.setdefault(DOMAIN, {})
+    return remembered.setdefault(entry_id, {})
 
 
-async def _async_revoke(hass: HomeAssistant, entry: KonnectedConfigEntry, board_id: str) -> None:
-    try:
-        await hass.async_add_executor_job(entry.runtime_data.cloud.registry.delete, board_id)
-    except CloudError as err:
-        LOGGER.warning("Could not remove board %s from AWS: %s", board_id, err)
-    else:
-        LOGGER.info("Board %s removed from AWS; it can no longer connect", board_id)
+async def _async_entry_updated(hass: HomeAssistant, entry: KonnectedConfigEntry) -> None:
+    """New keys or endpoints need a reload (one); board changes are applied in place."""
+    if dict(entry.data) != entry.runtime_data.entry_data:
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+        return
+    await async_sync_boards(hass, entry)
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) -> None:
     """Removing the account revokes the bridge and every board it adopted."""
+    hass.data.get(DOMAIN, {}).pop(entry.entry_id, None)
     cloud = cloud_account_for(entry.data)
     for device_id in [entry.data[CONF_BRIDGE_ID], *(info.board_id for info in adopted_boards(entry))]:
         try:

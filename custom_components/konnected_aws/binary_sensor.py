@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from homeassistant.components.binary_sensor import BinarySensorEntity
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
-from homeassistant.const import EntityCategory
+from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import KonnectedEntity
 from .hub import KonnectedHub
 from .runtime import BoardInfo, KonnectedConfigEntry
+from .platform import async_setup_board_platform
 from .zones import ZoneConfig, ZoneType
 
 # Entities only receive pushed reports; nothing to throttle.
@@ -24,14 +27,17 @@ async def async_setup_entry(
 ) -> None:
     """Add a binary sensor per sensor zone and a connectivity sensor per board."""
     hub = entry.runtime_data.hub
-    for info in entry.runtime_data.boards.values():
-        entities: list[BinarySensorEntity] = [BoardConnectivitySensor(hub, info)]
+
+    def board_entities(info: BoardInfo, zones: Collection[str] | None) -> list[KonnectedEntity]:
+        entities: list[KonnectedEntity] = [] if zones is not None else [BoardConnectivitySensor(hub, info)]
         entities.extend(
             ZoneBinarySensor(hub, info, zone, config)
             for zone, config in info.zones.items()
-            if config.type is ZoneType.BINARY_SENSOR
+            if config.type is ZoneType.BINARY_SENSOR and (zones is None or zone in zones)
         )
-        async_add_entities(entities, config_subentry_id=info.subentry_id)
+        return entities
+
+    async_setup_board_platform(entry, Platform.BINARY_SENSOR, async_add_entities, board_entities)
 
 
 class ZoneBinarySensor(KonnectedEntity, BinarySensorEntity):
@@ -41,7 +47,7 @@ class ZoneBinarySensor(KonnectedEntity, BinarySensorEntity):
 
     def __init__(self, hub: KonnectedHub, info: BoardInfo, zone: str, config: ZoneConfig) -> None:
         """Set up the zone from its settings."""
-        super().__init__(hub, info, zone)
+        super().__init__(hub, info, zone, zone)
         self._zone = self._report_key = zone
         self._invert = config.invert
         self._attr_translation_placeholders = {"zone": zone}

@@ -267,10 +267,20 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
         """Create the entry (or update it, when reconfiguring)."""
         data = self._account_data
         if self.source == SOURCE_RECONFIGURE:
-            return self.async_update_reload_and_abort(self._get_reconfigure_entry(), data=data)
+            return self._async_update_account(self._get_reconfigure_entry(), data)
         return self.async_create_entry(
             title=f"AWS {data[CONF_ACCOUNT_ID]} ({data[CONF_REGION]})", data=data
         )
+
+    def _async_update_account(self, entry: ConfigEntry, data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Store new account data; exactly one reload follows.
+
+        A loaded entry's update listener reloads it when its data changed; an entry that is not
+        loaded (setup failed on the old keys) has no listener, so the flow reloads it.
+        """
+        if entry.state is ConfigEntryState.LOADED:
+            return self.async_update_and_abort(entry, data=data)
+        return self.async_update_reload_and_abort(entry, data=data)
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """The stored keys stopped working."""
@@ -288,7 +298,7 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
             if not errors:
                 await self.async_set_unique_id(f"{account_id}_{data[CONF_REGION]}")
                 self._abort_if_unique_id_mismatch(reason="wrong_account")
-                return self.async_update_reload_and_abort(entry, data=data)
+                return self._async_update_account(entry, data)
         secret = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
         return self.async_show_form(
             step_id="reauth_confirm",

@@ -32,12 +32,22 @@ class KonnectedEntity(Entity):
     # Which reports update the entity (a zone id, or HEARTBEAT_KEY); None: availability only.
     _report_key: str | None = None
 
-    def __init__(self, hub: KonnectedHub, info: BoardInfo, key: str) -> None:
-        """Bind to the board; `key` makes the unique id and never depends on settings."""
+    def __init__(self, hub: KonnectedHub, info: BoardInfo, key: str, zone: str | None = None) -> None:
+        """Bind to the board; `key` makes the unique id and never depends on settings.
+
+        `zone` is the zone the entity belongs to (None for the board's own entities): when
+        that zone's settings change, the entity is replaced; the others stay as they are.
+        """
         self._hub = hub
         self._info = info
+        self.zone = zone
         self._attr_unique_id = f"{info.board_id}_{key}"
         self._attr_device_info = board_device_info(info)
+
+    @property
+    def board_id(self) -> str:
+        """The board this entity belongs to."""
+        return self._info.board_id
 
     @property
     def board(self) -> BoardState:
@@ -52,6 +62,7 @@ class KonnectedEntity(Entity):
     async def async_added_to_hass(self) -> None:
         """Follow the board's reports."""
         await super().async_added_to_hass()
+        self.async_on_remove(self._hub.async_register_entity(self))
         self.async_on_remove(
             self._hub.async_add_listener(
                 self._info.board_id, self.async_write_ha_state, self._report_key

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
@@ -24,7 +24,12 @@ from .iot.messages import (
     ZoneState,
 )
 
+if TYPE_CHECKING:
+    from .entity import KonnectedEntity
+
 OFFLINE_CHECK_INTERVAL = timedelta(minutes=1)
+# Local reads after a reconnect: enough in parallel to be quick, few enough for a small host.
+LOCAL_REFRESH_CONCURRENCY = 4
 # Listener key of what the heartbeat alone carries (signal strength); zones use their zone id.
 HEARTBEAT_KEY = "heartbeat"
 
@@ -59,12 +64,21 @@ class KonnectedHub:
         hass: HomeAssistant,
         entry_id: str,
         read_levels: Callable[[str], Awaitable[dict[str, int] | None]],
+        remembered: dict[str, BoardState] | None = None,
     ) -> None:
-        """Start empty; `read_levels` asks a board for its levels over the local network."""
+        """`read_levels` asks a board for its levels over the local network.
+
+        `remembered` is the board state of a previous hub of the same entry: when a board was
+        last heard and its levels outlive a reload, so a reload never makes a board that AWS
+        still hears look unavailable.
+        """
         self.hass = hass
         self.entry_id = entry_id
         self._read_levels = read_levels
-        self.boards: dict[str, BoardState] = {}
+        self.boards: dict[str, BoardState] = remembered if remembered is not None else {}
+        self._entities: dict[str, set[KonnectedEntity]] = {}
+        self._refreshes: set[asyncio.Task[None]] = set()
+        self._refresh_slots = asyncio.Semaphore(LOCAL_REFRESH_CONCURRENCY)
         self._listeners: dict[str, list[tuple[str | None, CALLBACK_TYPE]]] = {}
         self._first_report: dict[str, asyncio.Future[None]] = {}
         self._connection: BridgeConnection | None = None
@@ -100,6 +114,10 @@ class KonnectedHub:
         for future in self._first_report.values():
             future.cancel()
         self._first_report.clear()
+        for task in list(self._refreshes):
+            task.cancel()
+        if self._refreshes:
+            await asyncio.wait(self._refreshes)
 
     def track_board(self, board_id: str) -> BoardState:
         """Start keeping state for an adopted board."""
@@ -110,6 +128,17 @@ class KonnectedHub:
         self.boards.pop(board_id, None)
         self._listeners.pop(board_id, None)
         self._was_online.pop(board_id, None)
+
+    @callback
+    def async_register_entity(self, entity: KonnectedEntity) -> CALLBACK_TYPE:
+        """Keep track of a board's live entities, so a changed board can replace them in place."""
+        entities = self._entities.setdefault(entity.board_id, set())
+        entities.add(entity)
+        return lambda: entities.discard(entity)
+
+    def entities_of(self, board_id: str) -> list[KonnectedEntity]:
+        """A board's entities currently in Home Assistant."""
+        return list(self._entities.get(board_id, ()))
 
     @callback
     def async_add_listener(
@@ -145,15 +174,26 @@ class KonnectedHub:
             # Reports sent while we were away are lost (the firmware does not retain);
             # ask each board for the truth instead of showing stale levels.
             for board_id in self.boards:
-                self.hass.async_create_task(
-                    self.async_refresh_board(board_id), eager_start=False
-                )
+                self.async_schedule_refresh(board_id)
         for board_id in list(self._listeners):
             self._notify(board_id)
 
+    @callback
+    def async_schedule_refresh(self, board_id: str) -> None:
+        """Read a board's levels in the background; cancelled when the hub shuts down."""
+        task = self.hass.async_create_task(
+            self.async_refresh_board(board_id), f"{DOMAIN} refresh {board_id}", eager_start=False
+        )
+        self._refreshes.add(task)
+        task.add_done_callback(self._refreshes.discard)
+
     async def async_refresh_board(self, board_id: str) -> None:
-        """Read the board's true levels locally (after a restart or a reconnect)."""
-        levels = await self._read_levels(board_id)
+        """Read the board's true levels locally (after a restart or a reconnect).
+
+        A failed read changes nothing: availability follows what AWS IoT delivers.
+        """
+        async with self._refresh_slots:
+            levels = await self._read_levels(board_id)
         if levels is not None:
             self.apply_local_levels(board_id, levels)
 

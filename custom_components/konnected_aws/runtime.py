@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 
@@ -21,6 +23,7 @@ from .zones import ZoneConfig, zones_from_data
 
 if TYPE_CHECKING:
     from .cloud import CloudAccount
+    from .entity import KonnectedEntity
     from .hub import KonnectedHub
 
 
@@ -69,6 +72,11 @@ def adopted_boards(entry: ConfigEntry) -> list[BoardInfo]:
     ]
 
 
+# A platform's way to add one board's entities: all of them (zones None) or those of some zones.
+# Returns what it added, so stale registry entries can be told apart.
+type BoardEntityAdder = Callable[[BoardInfo, Collection[str] | None], list[KonnectedEntity]]
+
+
 @dataclass
 class KonnectedRuntime:
     """What a loaded account entry keeps in memory; the private key never leaves it."""
@@ -80,6 +88,12 @@ class KonnectedRuntime:
     iot_url: str
     authorizer_name: str
     boards: dict[str, BoardInfo]
+    # entry.data as set up: a change there (new keys, endpoints) needs a reload; board changes do not.
+    entry_data: dict[str, Any] = field(default_factory=dict)
+    # One adder per platform (keyed by its domain), registered when the platform sets up.
+    entity_adders: dict[str, BoardEntityAdder] = field(default_factory=dict)
+    # Board changes are applied one at a time (two adoptions may finish together).
+    sync_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __repr__(self) -> str:
         # The private key stays out of logs and tracebacks.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from homeassistant.components.sensor import (
     SensorDeviceClass,
     SensorEntity,
@@ -11,6 +13,7 @@ from homeassistant.const import (
     PERCENTAGE,
     SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
     EntityCategory,
+    Platform,
     UnitOfTemperature,
 )
 from homeassistant.core import HomeAssistant, callback
@@ -19,6 +22,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import KonnectedEntity
 from .hub import HEARTBEAT_KEY, KonnectedHub, signal_new_probe
+from .platform import async_setup_board_platform
 from .runtime import BoardInfo, KonnectedConfigEntry
 from .zones import ZoneType
 
@@ -33,19 +37,24 @@ async def async_setup_entry(
     """Add climate sensors per DHT zone, one per DS18B20 probe as probes appear."""
     runtime = entry.runtime_data
     hub = runtime.hub
-    for info in runtime.boards.values():
-        entities: list[SensorEntity] = [SignalStrengthSensor(hub, info)]
+
+    def board_entities(info: BoardInfo, zones: Collection[str] | None) -> list[KonnectedEntity]:
+        entities: list[KonnectedEntity] = [] if zones is not None else [SignalStrengthSensor(hub, info)]
         for zone, config in info.zones.items():
+            if zones is not None and zone not in zones:
+                continue
             if config.type is ZoneType.DHT:
                 entities.append(DhtTemperatureSensor(hub, info, zone))
                 entities.append(DhtHumiditySensor(hub, info, zone))
             elif config.type is ZoneType.DS18B20:
-                # Probes heard before (this run) come back at once; others as they report.
+                # Probes heard before come back at once; others as they report.
                 entities.extend(
                     ProbeTemperatureSensor(hub, info, zone, address)
                     for address in hub.track_board(info.board_id).probes.get(zone, {})
                 )
-        async_add_entities(entities, config_subentry_id=info.subentry_id)
+        return entities
+
+    async_setup_board_platform(entry, Platform.SENSOR, async_add_entities, board_entities)
 
     @callback
     def add_probe(board_id: str, zone: str, address: str) -> None:
@@ -66,7 +75,7 @@ class _ClimateSensor(KonnectedEntity, SensorEntity):
     def __init__(
         self, hub: KonnectedHub, info: BoardInfo, zone: str, key: str, label: str
     ) -> None:
-        super().__init__(hub, info, f"{zone}_{key}")
+        super().__init__(hub, info, f"{zone}_{key}", zone)
         self._zone = self._report_key = zone
         self._attr_translation_placeholders = {"zone": zone, "label": label}
         # A zone the user named overrides the translated name.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from homeassistant.components.switch import SwitchEntity
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -14,6 +16,7 @@ from .entity import KonnectedEntity
 from .hub import KonnectedHub
 from .iot.connection import BridgeNotConnectedError
 from .iot.messages import ActuatorCommand
+from .platform import async_setup_board_platform
 from .runtime import BoardInfo, KonnectedConfigEntry
 from .zones import ZoneConfig, ZoneType
 
@@ -31,15 +34,15 @@ async def async_setup_entry(
 ) -> None:
     """Add a switch per output zone."""
     hub = entry.runtime_data.hub
-    for info in entry.runtime_data.boards.values():
-        async_add_entities(
-            (
-                ZoneSwitch(hub, info, zone, config)
-                for zone, config in info.zones.items()
-                if config.type is ZoneType.SWITCH
-            ),
-            config_subentry_id=info.subentry_id,
-        )
+
+    def board_entities(info: BoardInfo, zones: Collection[str] | None) -> list[KonnectedEntity]:
+        return [
+            ZoneSwitch(hub, info, zone, config)
+            for zone, config in info.zones.items()
+            if config.type is ZoneType.SWITCH and (zones is None or zone in zones)
+        ]
+
+    async_setup_board_platform(entry, Platform.SWITCH, async_add_entities, board_entities)
 
 
 class ZoneSwitch(KonnectedEntity, SwitchEntity):
@@ -49,7 +52,7 @@ class ZoneSwitch(KonnectedEntity, SwitchEntity):
 
     def __init__(self, hub: KonnectedHub, info: BoardInfo, zone: str, config: ZoneConfig) -> None:
         """Set up the output from its settings."""
-        super().__init__(hub, info, zone)
+        super().__init__(hub, info, zone, zone)
         self._zone = self._report_key = zone
         self._config = config
         self._attr_translation_placeholders = {"zone": zone}

@@ -1,0 +1,120 @@
+"""Boards adopted, changed or removed while the account entry runs: applied in place.
+
+Nothing reloads for a board change: the bridge connection stays up, other boards' entities are
+not touched, and of a changed board only the entities of the zones that changed are replaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+
+from .cloud.errors import CloudError
+from .const import DOMAIN, LOGGER
+from .runtime import BoardInfo, KonnectedConfigEntry, adopted_boards
+
+
+async def async_sync_boards(hass: HomeAssistant, entry: KonnectedConfigEntry) -> None:
+    """Bring the running entry in line with its board subentries."""
+    runtime = entry.runtime_data
+    async with runtime.sync_lock:
+        current = {info.board_id: info for info in adopted_boards(entry)}
+        for board_id in runtime.boards.keys() - current.keys():
+            await _async_remove_board(hass, entry, runtime.boards[board_id])
+        for board_id, info in current.items():
+            old = runtime.boards.get(board_id)
+            if old is None:
+                _async_add_board(entry, info)
+            elif old != info:
+                await _async_update_board(hass, entry, old, info)
+
+
+@callback
+def _async_add_board(entry: KonnectedConfigEntry, info: BoardInfo) -> None:
+    runtime = entry.runtime_data
+    runtime.boards[info.board_id] = info
+    runtime.hub.track_board(info.board_id)
+    for add in runtime.entity_adders.values():
+        add(info, None)
+    LOGGER.debug("Board %s added", info.board_id)
+
+
+async def _async_update_board(
+    hass: HomeAssistant, entry: KonnectedConfigEntry, old: BoardInfo, new: BoardInfo
+) -> None:
+    runtime = entry.runtime_data
+    runtime.boards[new.board_id] = new
+    _async_update_device(hass, new)
+    changed = {zone for zone in old.zones.keys() | new.zones.keys() if old.zones.get(zone) != new.zones.get(zone)}
+    if not changed:
+        return
+    for entity in runtime.hub.entities_of(new.board_id):
+        if entity.zone in changed:
+            await entity.async_remove()
+    added = {
+        (domain, entity.unique_id)
+        for domain, add in runtime.entity_adders.items()
+        for entity in add(new, changed)
+    }
+    _async_remove_stale_entities(hass, new, changed, added)
+    LOGGER.debug("Board %s: zones %s changed", new.board_id, sorted(changed))
+
+
+def zone_of_unique_id(board_id: str, unique_id: str) -> str | None:
+    """`<board>_<zone>` or `<board>_<zone>_<what>`; board-wide entities have no zone."""
+    prefix = f"{board_id}_"
+    if not unique_id.startswith(prefix):
+        return None
+    return unique_id[len(prefix) :].split("_", 1)[0]
+
+
+@callback
+def _async_remove_stale_entities(
+    hass: HomeAssistant, info: BoardInfo, zones: Collection[str], kept: Collection[tuple[str, str | None]]
+) -> None:
+    """Registry entries of changed zones that no entity uses any more (a rewired zone)."""
+    registry = er.async_get(hass)
+    for registry_entry in list(registry.entities.values()):
+        if (
+            registry_entry.platform == DOMAIN
+            and registry_entry.config_subentry_id == info.subentry_id
+            and zone_of_unique_id(info.board_id, registry_entry.unique_id) in zones
+            and (registry_entry.domain, registry_entry.unique_id) not in kept
+        ):
+            LOGGER.debug("Removing %s: its zone is no longer wired that way", registry_entry.entity_id)
+            registry.async_remove(registry_entry.entity_id)
+
+
+@callback
+def _async_update_device(hass: HomeAssistant, info: BoardInfo) -> None:
+    registry = dr.async_get(hass)
+    device = registry.async_get_device(identifiers={(DOMAIN, info.board_id)})
+    if device is not None:
+        registry.async_update_device(
+            device.id,
+            name=info.title,
+            configuration_url=f"http://{info.host}:{info.port}",
+            sw_version=info.sw_version,
+            hw_version=info.hw_version,
+        )
+
+
+async def _async_remove_board(hass: HomeAssistant, entry: KonnectedConfigEntry, info: BoardInfo) -> None:
+    runtime = entry.runtime_data
+    for entity in runtime.hub.entities_of(info.board_id):
+        await entity.async_remove()
+    runtime.hub.forget_board(info.board_id)
+    del runtime.boards[info.board_id]
+    await async_revoke_board(hass, entry, info.board_id)
+
+
+async def async_revoke_board(hass: HomeAssistant, entry: KonnectedConfigEntry, board_id: str) -> None:
+    """Delete a board from the device table, so its token stops working."""
+    try:
+        await hass.async_add_executor_job(entry.runtime_data.cloud.registry.delete, board_id)
+    except CloudError as err:
+        LOGGER.warning("Could not remove board %s from AWS: %s", board_id, err)
+    else:
+        LOGGER.info("Board %s removed from AWS; it can no longer connect", board_id)
