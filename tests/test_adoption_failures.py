@@ -24,7 +24,7 @@ from .test_end_to_end import MAC, setup_account, ssdp_info
 async def confirm(hass: HomeAssistant, board: SimulatedBoard) -> tuple[str, dict[str, object]]:
     """Open the discovered board's card and click Adopt once; returns the flow id and result."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(board))
-    assert result["step_id"] == "discovery_confirm"
+    assert result["step_id"] == "adopt"
     flow_id = result["flow_id"]
     return flow_id, dict(await hass.config_entries.flow.async_configure(flow_id, {}))
 

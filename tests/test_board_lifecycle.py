@@ -16,7 +16,7 @@ from custom_components.konnected_aws.iot.messages import ZoneState
 from devtools.iot_emulator import IotEmulator
 
 from .conftest import BoardFactory
-from .test_end_to_end import MAC, adopt, entity_id, setup_account, wait_for
+from .test_end_to_end import MAC, adopt, configure_zones, entity_id, setup_account, wait_for
 
 OTHER_BOARDS = 50
 
@@ -99,10 +99,12 @@ async def test_adopt_change_and_remove_one_board_among_50(
     result = await hass.config_entries.subentries.async_init(
         (entry_id, "board"), context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id}
     )
-    zones = {f"zone_{zone}": {"type": "binary_sensor", "device_class": "door"} for zone in ("1", "2", "4", "5", "6")}
-    zones["zone_3"] = {"type": "switch", "trigger": "1"}
-    zones["zone_out"] = {"type": "switch", "trigger": "1"}
-    result = await hass.config_entries.subentries.async_configure(result["flow_id"], zones)
+    zones: dict[str, dict[str, object]] = {
+        zone: {"type": "binary_sensor", "device_class": "door"} for zone in ("1", "2", "4", "5", "6")
+    }
+    zones["3"] = {"type": "switch", "trigger": "1"}
+    zones["out"] = {"type": "switch", "trigger": "1"}
+    result = await configure_zones(hass, result["flow_id"], zones)
     assert result["type"] is FlowResultType.ABORT, result
     await hass.async_block_till_done()
     assert er.async_get(hass).async_get_entity_id("binary_sensor", DOMAIN, f"{board.device_id}_3") is None

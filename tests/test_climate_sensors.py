@@ -13,7 +13,7 @@ from custom_components.konnected_aws.const import DOMAIN
 from devtools.iot_emulator import IotEmulator
 
 from .conftest import BoardFactory
-from .test_end_to_end import MAC, setup_account, wait_for
+from .test_end_to_end import MAC, configure_zones, setup_account, wait_for
 
 
 async def test_dht_and_ds18b20_zones(hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory) -> None:
@@ -24,10 +24,11 @@ async def test_dht_and_ds18b20_zones(hass: HomeAssistant, iot_emulator: IotEmula
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {"host": "127.0.0.1", "port": board.http_port}
     )
-    zones = {f"zone_{zone}": {"type": "disabled"} for zone in ("1", "2", "3", "4", "5", "6", "out")}
-    zones["zone_5"] = {"type": "dht", "poll_interval": 2, "name": "Attic"}
-    zones["zone_6"] = {"type": "ds18b20", "poll_interval": 2, "name": ""}
-    result = await hass.config_entries.subentries.async_configure(result["flow_id"], zones)
+    zones: dict[str, dict[str, object]] = {
+        "5": {"type": "dht", "poll_interval": 2, "name": "Attic"},
+        "6": {"type": "ds18b20", "poll_interval": 2, "name": ""},
+    }
+    result = await configure_zones(hass, result["flow_id"], zones)
     assert result["type"] is FlowResultType.CREATE_ENTRY, result
     await hass.async_block_till_done()
 

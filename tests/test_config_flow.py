@@ -13,12 +13,23 @@ from homeassistant.helpers import entity_registry as er
 
 from custom_components.konnected_aws.cloud import CloudAccount
 from custom_components.konnected_aws.cloud.errors import InvalidCredentialsError, MissingPermissionError
+from custom_components.konnected_aws.adoption import async_read_board
+from custom_components.konnected_aws.config_flow import KonnectedAwsConfigFlow
 from custom_components.konnected_aws.const import DOMAIN
 from custom_components.konnected_aws.diagnostics import async_get_config_entry_diagnostics
 from devtools.iot_emulator import IotEmulator
 
 from .conftest import BoardFactory
-from .test_end_to_end import MAC, OTHER_MAC, adopt, adopted_board, setup_account, ssdp_info, wait_for
+from .test_end_to_end import (
+    MAC,
+    OTHER_MAC,
+    adopt,
+    adopted_board,
+    configure_zones,
+    setup_account,
+    ssdp_info,
+    wait_for,
+)
 
 
 def user_input(emulator: IotEmulator) -> dict[str, object]:
@@ -47,19 +58,90 @@ async def test_user_step_errors(hass: HomeAssistant, iot_emulator: IotEmulator) 
     await hass.async_block_till_done(wait_background_tasks=True)
     result = await hass.config_entries.flow.async_configure(result["flow_id"])
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    # The same account and region cannot be added twice.
+    # One account per Home Assistant.
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input(iot_emulator))
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    assert result["reason"] == "single_account"
 
 
-async def test_discovery_without_account(hass: HomeAssistant, make_board: BoardFactory) -> None:
-    """A board found before the account exists waits for it."""
+async def test_discovery_without_account_leads_into_account_setup(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
+) -> None:
+    """A board found before the account exists is shown; its card leads into connecting AWS,
+    and right after that the board is offered for adoption (no waiting for the next scan)."""
     board = await make_board(MAC)
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(board))
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "discovery_confirm"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["step_id"] == "user"
+    # HA's SSDP scanner still knows the board (its own discovery is not part of this test).
+    with patch("custom_components.konnected_aws._async_ssdp_discoveries", return_value=[ssdp_info(board)]):
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input(iot_emulator))
+        assert result["type"] is FlowResultType.SHOW_PROGRESS
+        await hass.async_block_till_done(wait_background_tasks=True)
+        result = await hass.config_entries.flow.async_configure(result["flow_id"])
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [(flow["context"]["unique_id"], flow["step_id"]) for flow in flows] == [(board.device_id, "adopt")]
+    assert flows[0]["context"]["title_placeholders"]["name"] == f"Konnected {board.device_id[-6:]}"
+
+
+async def test_one_account_only_and_ignored_boards_do_not_count(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
+) -> None:
+    """A second account is refused clearly; an ignored discovery never stops adoption."""
+    from homeassistant.config_entries import SOURCE_IGNORE
+
+    board = await make_board(MAC)
+    ignored = await make_board(OTHER_MAC)
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(ignored))
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_IGNORE}, data={"unique_id": ignored.device_id, "title": "ignored"}
+    )
+    await hass.async_block_till_done()
+    await setup_account(hass, iot_emulator)
+    await adopt(hass, board)  # would abort if the ignored entry counted as an account
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "account_required"
+    assert result["reason"] == "single_account"
+
+
+async def test_a_leftover_discovered_card_never_reprovisions_an_added_board(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
+) -> None:
+    """Added by address with zone 3 as an output while its Discovered card waited: the card goes
+    away, and confirming a stale card only says it is already set up."""
+    board = await make_board(MAC)
+    entry_id = await setup_account(hass, iot_emulator)
+    card = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(board))
+    assert card["step_id"] == "adopt"
+    result = await hass.config_entries.subentries.async_init((entry_id, "board"), context={"source": SOURCE_USER})
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"host": "127.0.0.1", "port": board.http_port}
+    )
+    result = await configure_zones(
+        hass, result["flow_id"], {"1": {"type": "binary_sensor"}, "3": {"type": "switch", "trigger": "1"}}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    await hass.async_block_till_done()
+    assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []
+    settings_before = json.dumps(board.settings, sort_keys=True)
+    boots = board.boots
+
+    # A stale card (e.g. a second browser tab) confirmed now: nothing is sent to the board.
+    stale = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(board))
+    assert stale["type"] is FlowResultType.ABORT
+    assert stale["reason"] == "already_configured"
+    flow = KonnectedAwsConfigFlow()
+    flow.hass = hass
+    flow._discovered = (await async_read_board(hass, "127.0.0.1", board.http_port), "127.0.0.1", board.http_port)  # noqa: SLF001
+    result = await flow.async_step_discovery_confirm({})
+    assert result["reason"] == "already_configured"
+    assert json.dumps(board.settings, sort_keys=True) == settings_before
+    assert board.boots == boots
+    assert er.async_get(hass).async_get_entity_id("switch", DOMAIN, f"{board.device_id}_3") is not None
 
 
 async def test_board_by_address_zones_and_removal(
@@ -78,10 +160,11 @@ async def test_board_by_address_zones_and_removal(
         result["flow_id"], {"host": "127.0.0.1", "port": board.http_port}
     )
     assert result["step_id"] == "zones"
-    zones = {f"zone_{zone}": {"type": "disabled"} for zone in ("1", "2", "3", "4", "5", "6", "out")}
-    zones["zone_1"] = {"type": "binary_sensor", "device_class": "door", "invert": True, "name": ""}
-    zones["zone_out"] = {"type": "switch", "trigger": "1", "momentary_ms": 0, "pause_ms": 0, "repeat": 0}
-    result = await hass.config_entries.subentries.async_configure(result["flow_id"], zones)
+    zones: dict[str, dict[str, object]] = {
+        "1": {"type": "binary_sensor", "device_class": "door", "invert": True, "name": ""},
+        "out": {"type": "switch", "trigger": "1", "momentary_ms": 0, "pause_ms": 0, "repeat": 1},
+    }
+    result = await configure_zones(hass, result["flow_id"], zones)
     assert result["type"] is FlowResultType.CREATE_ENTRY, result
     await hass.async_block_till_done()
     registry = er.async_get(hass)
@@ -93,14 +176,14 @@ async def test_board_by_address_zones_and_removal(
     # Rename and re-class zone 1 (no re-provisioning), add zone 2 (re-provisioning).
     subentry_id = next(iter(entry.subentries))
     boots = board.boots
-    zones["zone_1"] = {"type": "binary_sensor", "device_class": "window", "invert": False, "name": "Kitchen"}
-    zones["zone_2"] = {"type": "binary_sensor", "device_class": "motion", "invert": False, "name": ""}
+    zones["1"] = {"type": "binary_sensor", "device_class": "window", "invert": False, "name": "Kitchen"}
+    zones["2"] = {"type": "binary_sensor", "device_class": "motion", "invert": False, "name": ""}
     result = await hass.config_entries.subentries.async_init(
         (entry_id, "board"), context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id}
     )
-    result = await hass.config_entries.subentries.async_configure(result["flow_id"], zones)
+    result = await configure_zones(hass, result["flow_id"], zones)
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "reconfigure_successful"
+    assert result["reason"] == "reconfigured_rebooting"
     await hass.async_block_till_done()
     await wait_for(lambda: board.boots > boots)
     assert registry.async_get_entity_id("binary_sensor", DOMAIN, f"{board.device_id}_1") == zone_1
@@ -283,9 +366,11 @@ async def test_zone_change_for_an_unreachable_board_keeps_the_old_settings(
     result = await hass.config_entries.subentries.async_init(
         (entry_id, "board"), context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id}
     )
-    zones = {f"zone_{zone}": {"type": "binary_sensor", "device_class": "door", "invert": False, "name": ""} for zone in ("1", "2", "3", "4", "5", "6")}
-    zones["zone_out"] = {"type": "disabled"}
-    result = await hass.config_entries.subentries.async_configure(result["flow_id"], zones)
+    zones: dict[str, dict[str, object]] = {
+        zone: {"type": "binary_sensor", "device_class": "door", "invert": False, "name": ""}
+        for zone in ("1", "2", "3", "4", "5", "6")
+    }
+    result = await configure_zones(hass, result["flow_id"], zones)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "provision_failed"}
     assert dict(entry.subentries[subentry_id].data["zones"]) == zones_before

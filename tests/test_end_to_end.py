@@ -8,7 +8,13 @@ from collections.abc import Callable
 
 import aiomqtt
 import pytest
-from homeassistant.config_entries import SOURCE_SSDP, SOURCE_USER, ConfigEntry, ConfigEntryState
+from homeassistant.config_entries import (
+    SOURCE_SSDP,
+    SOURCE_USER,
+    ConfigEntry,
+    ConfigEntryState,
+    SubentryFlowResult,
+)
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -72,7 +78,7 @@ async def adopt(hass: HomeAssistant, board: SimulatedBoard) -> None:
         DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(board)
     )
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "discovery_confirm"
+    assert result["step_id"] == "adopt"
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.ABORT, result
     assert result["reason"] == "adopted"
@@ -89,6 +95,28 @@ async def adopted_board(
     entry = hass.config_entries.async_get_entry(entry_id)
     assert entry is not None
     return board, entry
+
+
+ZONE_NAMES = ("1", "2", "3", "4", "5", "6", "out")
+
+
+async def configure_zones(
+    hass: HomeAssistant, flow_id: str, zones: dict[str, dict[str, object]], *, blink: bool = True
+) -> SubentryFlowResult:
+    """The board flow's two zone steps: each zone's type, then the settings of the wired ones.
+
+    `zones` maps a zone to its type and settings; zones left out are not wired.
+    """
+    types: dict[str, object] = {f"zone_{zone}": zones.get(zone, {}).get("type", "disabled") for zone in ZONE_NAMES}
+    result = await hass.config_entries.subentries.async_configure(flow_id, {**types, "blink": blink})
+    if result["type"] is not FlowResultType.FORM or result["step_id"] != "zone_settings":
+        return result
+    settings = {
+        f"zone_{zone}": {key: value for key, value in config.items() if key != "type"}
+        for zone, config in zones.items()
+        if config.get("type", "disabled") != "disabled"
+    }
+    return await hass.config_entries.subentries.async_configure(flow_id, settings)
 
 
 def entity_id(hass: HomeAssistant, domain: str, unique_id: str) -> str:
@@ -207,7 +235,7 @@ async def test_two_discovered_boards_adopted_back_to_back(
         await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(board))
         for board in (first, second)
     ]
-    assert [flow["step_id"] for flow in flows] == ["discovery_confirm", "discovery_confirm"]
+    assert [flow["step_id"] for flow in flows] == ["adopt", "adopt"]
     for flow in flows:
         result = await hass.config_entries.flow.async_configure(flow["flow_id"], {})
         assert result["type"] is FlowResultType.ABORT

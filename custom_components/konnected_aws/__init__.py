@@ -8,7 +8,8 @@ from homeassistant.config_entries import SOURCE_SSDP
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
-from homeassistant.helpers import device_registry as dr, discovery_flow, issue_registry as ir
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers.service_info.ssdp import SsdpServiceInfo
 from homeassistant.util.ssl import get_default_context
 
 from .adoption import board_client
@@ -116,17 +117,31 @@ async def async_setup_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) ->
     return True
 
 
-async def _async_offer_discovered_boards(hass: HomeAssistant, boards: dict[str, BoardInfo]) -> None:
-    """Boards HA's SSDP scanner saw before the account existed are offered again now."""
+async def _async_ssdp_discoveries(hass: HomeAssistant) -> list[SsdpServiceInfo]:
+    """What HA's SSDP scanner currently knows of Konnected boards."""
     if "ssdp" not in hass.config.components:
-        return
+        return []
     from homeassistant.components import ssdp  # noqa: PLC0415 - only when HA loaded it
 
+    return await ssdp.async_get_discovery_info_by_st(hass, SSDP_SEARCH_TARGET)
+
+
+async def _async_offer_discovered_boards(hass: HomeAssistant, boards: dict[str, BoardInfo]) -> None:
+    """Boards HA's SSDP scanner saw before the account existed are offered again now.
+
+    Started directly rather than through discovery_flow: the account may have been created from
+    a board's own card, whose flow (with the same discovery data) is still finishing and would
+    make HA skip the board until its next scan. A board already on a card is refused by its
+    unique id, so nothing is offered twice.
+    """
     adopted_hosts = {(info.host, info.port) for info in boards.values()}
-    for info in await ssdp.async_get_discovery_info_by_st(hass, SSDP_SEARCH_TARGET):
+    for info in await _async_ssdp_discoveries(hass):
         location = urlsplit(info.ssdp_location or "")
         if (location.hostname, location.port or 80) not in adopted_hosts:
-            discovery_flow.async_create_flow(hass, DOMAIN, {"source": SOURCE_SSDP}, info)
+            hass.async_create_task(
+                hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=info),
+                f"{DOMAIN} offer discovered board",
+            )
 
 
 async def _async_bridge_refused(hass: HomeAssistant, cloud: CloudAccount, entry: KonnectedConfigEntry) -> bool:

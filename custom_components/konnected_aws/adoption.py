@@ -17,6 +17,7 @@ from .cloud.errors import CloudError
 from .cloud.signing import sign_token
 from .const import (
     BOARD_ONLINE_TIMEOUT,
+    CONF_BLINK,
     CONF_BOARD_ID,
     CONF_HOST,
     CONF_HW_VERSION,
@@ -54,9 +55,12 @@ async def async_read_board(hass: HomeAssistant, host: str, port: int) -> BoardSt
         raise AdoptionError("cannot_connect") from err
 
 
-def subentry_data(status: BoardStatus, host: str, port: int, zones: dict[str, ZoneConfig]) -> dict[str, Any]:
+def subentry_data(
+    status: BoardStatus, host: str, port: int, zones: dict[str, ZoneConfig], *, blink: bool
+) -> dict[str, Any]:
     """What a board's subentry stores (no secrets: the token lives in AWS only)."""
     return {
+        CONF_BLINK: blink,
         CONF_BOARD_ID: status.board_id,
         CONF_HOST: host,
         CONF_PORT: port,
@@ -75,6 +79,8 @@ async def _async_provision(
     board_id: str,
     token: str,
     zones: dict[str, ZoneConfig],
+    *,
+    blink: bool,
 ) -> None:
     """Send endpoint, token, fresh signature and zones; the board reboots and connects."""
     runtime = entry.runtime_data
@@ -87,6 +93,7 @@ async def _async_provision(
             token=token,
             token_signature=signature,
             topics=board_topics(board_id).as_firmware_settings(),
+            blink=blink,
             **settings,
         )
     except BoardError as err:
@@ -101,6 +108,8 @@ async def async_adopt_board(
     host: str,
     port: int,
     zones: dict[str, ZoneConfig],
+    *,
+    blink: bool,
 ) -> dict[str, Any]:
     """Register, provision and wait for the board; returns the subentry data."""
     runtime = entry.runtime_data
@@ -120,7 +129,7 @@ async def async_adopt_board(
         hub.async_wait_for_first_report(board_id, BOARD_ONLINE_TIMEOUT), eager_start=True
     )
     try:
-        await _async_provision(hass, entry, host, port, board_id, credentials.token, zones)
+        await _async_provision(hass, entry, host, port, board_id, credentials.token, zones, blink=blink)
         if not await first_report:
             raise AdoptionError("board_not_online")
     except BaseException:
@@ -128,7 +137,7 @@ async def async_adopt_board(
         hub.forget_board(board_id)
         await _async_rollback(hass, entry, board_id)
         raise
-    return subentry_data(status, host, port, zones)
+    return subentry_data(status, host, port, zones, blink=blink)
 
 
 async def _async_rollback(hass: HomeAssistant, entry: KonnectedConfigEntry, board_id: str) -> None:
@@ -145,6 +154,8 @@ async def async_reprovision_board(
     port: int,
     board_id: str,
     zones: dict[str, ZoneConfig],
+    *,
+    blink: bool,
 ) -> None:
     """Send changed zone settings to an adopted board, keeping its token."""
     registry = entry.runtime_data.cloud.registry
@@ -154,4 +165,4 @@ async def async_reprovision_board(
         raise AdoptionError("cloud_error") from err
     if record is None or record.status != "active":
         raise AdoptionError("board_not_registered")
-    await _async_provision(hass, entry, host, port, board_id, record.token, zones)
+    await _async_provision(hass, entry, host, port, board_id, record.token, zones, blink=blink)

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import probatio as vol
 
-from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.config_entries import (
+    SOURCE_IGNORE,
     SOURCE_RECONFIGURE,
     ConfigEntry,
     ConfigEntryState,
@@ -28,12 +28,6 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers import instance_id
 from homeassistant.helpers.selector import (
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
-    SelectSelector,
-    SelectSelectorConfig,
-    SelectSelectorMode,
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
@@ -41,7 +35,7 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.service_info.ssdp import SsdpServiceInfo
 
 from .adoption import AdoptionError, async_adopt_board, async_read_board, async_reprovision_board
-from .board import BoardStatus, zones_for_model
+from .board import BoardStatus, is_supported, zones_for_model
 from .cloud import (
     AccountResources,
     AwsCredentials,
@@ -60,8 +54,10 @@ from .const import (
     CONF_BOARD_ID,
     CONF_BRIDGE_ID,
     CONF_BRIDGE_TOKEN,
+    CONF_BLINK,
     CONF_IOT_ENDPOINT,
     CONF_IOT_URL,
+    CONF_MODEL,
     CONF_REGION,
     CONF_SECRET_ACCESS_KEY,
     CONF_ZONES,
@@ -72,6 +68,12 @@ from .const import (
     SUBENTRY_BOARD,
 )
 from .runtime import KonnectedConfigEntry
+from .zone_form import (
+    zone_settings_schema,
+    zone_types_from_form,
+    zone_types_schema,
+    zones_from_settings,
+)
 from .zones import ZoneConfig, ZoneType, default_zones, needs_reprovisioning, zones_from_data
 
 # Setup waits up to 20 s for the bridge to connect; allow that plus the unload.
@@ -85,7 +87,6 @@ _RELOADING_STATES = frozenset(
 )
 
 DEFAULT_REGION = "us-east-1"
-DEFAULT_BOARD_PORT = 80
 
 
 def credentials_from(data: Mapping[str, Any]) -> AwsCredentials:
@@ -189,7 +190,13 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
     # --- the AWS account -------------------------------------------------------------
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Ask for the account's credentials and region."""
+        """Ask for the account's credentials and region.
+
+        One AWS account per Home Assistant: every board is adopted into it, so discovery never
+        has to ask which account a board belongs to.
+        """
+        if self._async_current_entries(include_ignore=False):
+            return self.async_abort(reason="single_account")
         errors: dict[str, str] = {}
         if user_input is not None:
             data = _flatten_advanced(user_input)
@@ -339,9 +346,12 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_ssdp(self, discovery_info: SsdpServiceInfo) -> ConfigFlowResult:
         """A board answered SSDP: update a known board's address or offer to adopt it."""
         location = urlsplit(discovery_info.ssdp_location or "")
+        upnp = discovery_info.upnp
         if not location.hostname:
             return self.async_abort(reason="not_konnected")
-        host, port = location.hostname, location.port or DEFAULT_BOARD_PORT
+        if not is_supported(upnp.get("manufacturer"), upnp.get("modelName")):
+            return self.async_abort(reason="not_supported")
+        host, port = location.hostname, location.port or 80
         try:
             status = await async_read_board(self.hass, host, port)
         except AdoptionError:
@@ -351,26 +361,42 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
             return self.async_abort(reason="already_configured")
         self._abort_if_unique_id_configured()
         self._discovered = (status, host, port)
-        self.context["title_placeholders"] = {"name": status.model, "host": host}
+        self.context["title_placeholders"] = {"name": board_title(status), "host": host}
         return await self.async_step_discovery_confirm()
 
     async def async_step_discovery_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """One click: adopt the board into the (single) account with its default zones."""
+        """One click: adopt the board into the account with its default zones.
+
+        Without an account yet, the click leads into connecting the AWS account; the board is
+        offered again as soon as the account is set up.
+        """
         assert self._discovered is not None
         status, host, port = self._discovered
+        if _async_adopted_subentry(self.hass, status.board_id) is not None:
+            # Added by address while this card waited: never register or provision it twice.
+            return self.async_abort(reason="already_configured")
+        if not self._async_current_entries(include_ignore=False):
+            if user_input is not None:
+                return await self.async_step_user()
+            return self.async_show_form(
+                step_id="discovery_confirm",
+                description_placeholders={"name": board_title(status), "host": host},
+            )
         entry = await _async_account_entry(self.hass)
         if entry is None:
-            return self.async_abort(reason="account_required")
+            return self.async_abort(reason="account_not_loaded")
         errors: dict[str, str] = {}
         if user_input is not None:
             zones = default_zones(status)
             try:
-                data = await async_adopt_board(self.hass, entry, status, host, port, zones)
+                data = await async_adopt_board(self.hass, entry, status, host, port, zones, blink=True)
             except AdoptionError as err:
                 errors["base"] = err.reason
             else:
+                if _async_adopted_subentry(self.hass, status.board_id) is not None:
+                    return self.async_abort(reason="already_configured")
                 self.hass.config_entries.async_add_subentry(
                     entry,
                     ConfigSubentry(
@@ -382,14 +408,14 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
                 )
                 return self.async_abort(reason="adopted", description_placeholders={"name": board_title(status)})
         return self.async_show_form(
-            step_id="discovery_confirm",
-            description_placeholders={
-                "model": status.model,
-                "host": host,
-                "account": entry.title,
-            },
+            step_id="adopt",
+            description_placeholders={"name": board_title(status), "host": host, "account": entry.title},
             errors=errors,
         )
+
+    async def async_step_adopt(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """The confirmation form of a discovered board, once an account exists."""
+        return await self.async_step_discovery_confirm(user_input)
 
 
 def board_title(status: BoardStatus) -> str:
@@ -397,13 +423,34 @@ def board_title(status: BoardStatus) -> str:
     return f"{status.model} {status.board_id[-6:]}"
 
 
-async def _async_account_entry(hass: HomeAssistant) -> KonnectedConfigEntry | None:
-    """The single account entry once loaded.
+def _account_entries(hass: HomeAssistant) -> list[ConfigEntry]:
+    """Account entries; ignored discoveries are entries of this domain too, but no accounts."""
+    return [entry for entry in hass.config_entries.async_entries(DOMAIN) if entry.source != SOURCE_IGNORE]
 
-    Adopting a board reloads the entry, so a second board confirmed right after the first finds
-    it reloading: wait for that (bounded) instead of refusing the click.
+
+@callback
+def _async_adopted_subentry(hass: HomeAssistant, board_id: str) -> ConfigSubentry | None:
+    """The board's subentry, if it is adopted."""
+    for entry in _account_entries(hass):
+        for subentry in entry.subentries.values():
+            if subentry.subentry_type == SUBENTRY_BOARD and subentry.unique_id == board_id:
+                return subentry
+    return None
+
+
+@callback
+def _async_abort_discovery_of(hass: HomeAssistant, board_id: str) -> None:
+    """A board adopted by address: its Discovered card would only confuse; take it away."""
+    for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN, match_context={"unique_id": board_id}):
+        hass.config_entries.flow.async_abort(flow["flow_id"])
+
+
+async def _async_account_entry(hass: HomeAssistant) -> KonnectedConfigEntry | None:
+    """The account entry once loaded.
+
+    An entry being reloaded (new keys) is waited for (bounded) instead of refusing the click.
     """
-    entries = hass.config_entries.async_entries(DOMAIN)
+    entries = _account_entries(hass)
     if len(entries) != 1 or entries[0].disabled_by is not None:
         return None
     entry = entries[0]
@@ -421,7 +468,7 @@ async def _async_account_entry(hass: HomeAssistant) -> KonnectedConfigEntry | No
 @callback
 def _async_update_known_board(hass: HomeAssistant, board_id: str, host: str, port: int) -> bool:
     """Discovery-update-info: an adopted board seen at a new address gets it stored."""
-    for entry in hass.config_entries.async_entries(DOMAIN):
+    for entry in _account_entries(hass):
         for subentry in entry.subentries.values():
             if subentry.unique_id != board_id:
                 continue
@@ -436,87 +483,29 @@ def _async_update_known_board(hass: HomeAssistant, board_id: str, host: str, por
 
 # --- boards (subentries) ---------------------------------------------------------------
 
-ZONE_TYPES = [str(zone_type) for zone_type in ZoneType]
-BINARY_DEVICE_CLASSES = sorted(str(device_class) for device_class in BinarySensorDeviceClass)
-
-
-def _zone_section_key(zone: str) -> str:
-    return f"zone_{zone}"
-
-
-def _zones_schema(zone_names: tuple[str, ...], zones: Mapping[str, ZoneConfig]) -> vol.Schema:
-    """One collapsible section per zone."""
-    number = NumberSelector(NumberSelectorConfig(min=0, max=600000, mode=NumberSelectorMode.BOX))
-    fields: dict[Any, Any] = {}
-    for zone in zone_names:
-        config = zones.get(zone, ZoneConfig())
-        fields[vol.Required(_zone_section_key(zone))] = section(
-            vol.Schema(
-                {
-                    vol.Required("type", default=str(config.type)): SelectSelector(
-                        SelectSelectorConfig(
-                            options=ZONE_TYPES, translation_key="zone_type", mode=SelectSelectorMode.DROPDOWN
-                        )
-                    ),
-                    vol.Optional("name", default=config.name or ""): str,
-                    vol.Optional("device_class", default=config.device_class or "opening"): SelectSelector(
-                        SelectSelectorConfig(options=BINARY_DEVICE_CLASSES, translation_key="device_class")
-                    ),
-                    vol.Optional("invert", default=config.invert): bool,
-                    vol.Optional("trigger", default=str(config.trigger)): SelectSelector(
-                        SelectSelectorConfig(options=["1", "0"], translation_key="trigger")
-                    ),
-                    vol.Optional("momentary_ms", default=config.momentary_ms or 0): number,
-                    vol.Optional("pause_ms", default=config.pause_ms or 0): number,
-                    vol.Optional("repeat", default=config.repeat or 0): NumberSelector(
-                        NumberSelectorConfig(min=-1, max=1000, mode=NumberSelectorMode.BOX)
-                    ),
-                    vol.Optional("poll_interval", default=config.poll_interval): NumberSelector(
-                        NumberSelectorConfig(min=1, max=1440, mode=NumberSelectorMode.BOX)
-                    ),
-                }
-            ),
-            {"collapsed": config.type is ZoneType.DISABLED},
-        )
-    return vol.Schema(fields)
-
-
-def _zones_from_form(zone_names: tuple[str, ...], user_input: Mapping[str, Any]) -> dict[str, ZoneConfig]:
-    zones: dict[str, ZoneConfig] = {}
-    for zone in zone_names:
-        form = user_input.get(_zone_section_key(zone), {})
-        zone_type = ZoneType(form.get("type", ZoneType.DISABLED))
-        if zone_type is ZoneType.DISABLED:
-            continue
-        momentary = int(form.get("momentary_ms") or 0)
-        zones[zone] = ZoneConfig(
-            type=zone_type,
-            name=(form.get("name") or "").strip() or None,
-            device_class=form.get("device_class") if zone_type is ZoneType.BINARY_SENSOR else None,
-            invert=bool(form.get("invert", False)) if zone_type is ZoneType.BINARY_SENSOR else False,
-            trigger=int(form.get("trigger", "1")) if zone_type is ZoneType.SWITCH else 1,
-            momentary_ms=momentary or None if zone_type is ZoneType.SWITCH else None,
-            pause_ms=int(form.get("pause_ms") or 0) or None if zone_type is ZoneType.SWITCH and momentary else None,
-            repeat=int(form.get("repeat") or 0) or None if zone_type is ZoneType.SWITCH and momentary else None,
-            poll_interval=int(form.get("poll_interval") or 3),
-        )
-    return zones
-
 
 class BoardSubentryFlow(ConfigSubentryFlow):
-    """Add a board by address, or change a board's zones."""
+    """Add a board by address, or change a board's zones: zone types first, then their settings."""
 
     def __init__(self) -> None:
         """Start empty."""
         self._status: BoardStatus | None = None
         self._host = ""
-        self._port = DEFAULT_BOARD_PORT
+        self._port = 0
+        self._current: dict[str, ZoneConfig] = {}
+        self._zone_types: dict[str, ZoneType] = {}
+        self._blink = True
 
     def _entry(self) -> KonnectedConfigEntry | None:
         entry = self._get_entry()
         if entry.state is not ConfigEntryState.LOADED:
             return None
         return cast(KonnectedConfigEntry, entry)
+
+    def _zone_names(self) -> tuple[str, ...]:
+        if self._status is not None:
+            return zones_for_model(self._status.model)
+        return zones_for_model(self._get_reconfigure_subentry().data.get(CONF_MODEL, ""))
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Ask for the board's address (for networks where SSDP does not reach)."""
@@ -530,12 +519,10 @@ class BoardSubentryFlow(ConfigSubentryFlow):
             except AdoptionError as err:
                 errors["base"] = err.reason
             else:
-                if any(
-                    subentry.unique_id == status.board_id
-                    for subentry in self._get_entry().subentries.values()
-                ):
+                if _async_adopted_subentry(self.hass, status.board_id) is not None:
                     return self.async_abort(reason="already_configured")
                 self._status, self._host, self._port = status, host, port
+                self._current = default_zones(status)
                 return await self.async_step_zones()
         return self.async_show_form(
             step_id="user",
@@ -543,9 +530,7 @@ class BoardSubentryFlow(ConfigSubentryFlow):
                 vol.Schema(
                     {
                         vol.Required(CONF_HOST): str,
-                        vol.Required(CONF_PORT, default=DEFAULT_BOARD_PORT): vol.All(
-                            vol.Coerce(int), vol.Range(min=1, max=65535)
-                        ),
+                        vol.Required(CONF_PORT): vol.All(vol.Coerce(int), vol.Range(min=1, max=65535)),
                     }
                 ),
                 user_input,
@@ -553,62 +538,84 @@ class BoardSubentryFlow(ConfigSubentryFlow):
             errors=errors,
         )
 
-    async def async_step_zones(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
-        """Choose what each zone is, then adopt the board."""
-        assert self._status is not None
-        status = self._status
-        zone_names = zones_for_model(status.model)
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            entry = self._entry()
-            if entry is None:
-                return self.async_abort(reason="account_not_loaded")
-            zones = _zones_from_form(zone_names, user_input)
-            try:
-                data = await async_adopt_board(self.hass, entry, status, self._host, self._port, zones)
-            except AdoptionError as err:
-                errors["base"] = err.reason
-            else:
-                return self.async_create_entry(
-                    title=board_title(status), data=data, unique_id=status.board_id
-                )
-        return self.async_show_form(
-            step_id="zones",
-            data_schema=_zones_schema(zone_names, default_zones(status)),
-            description_placeholders={"model": status.model, "host": self._host},
-            errors=errors,
-        )
-
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Change zones; the board is re-provisioned only when it must learn the change."""
+        """Change an adopted board's zones."""
+        if self._entry() is None:
+            return self.async_abort(reason="account_not_loaded")
+        data = self._get_reconfigure_subentry().data
+        self._current = zones_from_data(data.get(CONF_ZONES, {}))
+        self._blink = bool(data.get(CONF_BLINK, True))
+        return await self.async_step_zones()
+
+    async def async_step_zones(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Step one: what each zone is wired as."""
+        zone_names = self._zone_names()
+        if user_input is not None:
+            self._zone_types = zone_types_from_form(zone_names, user_input)
+            self._blink = bool(user_input.get(CONF_BLINK, True))
+            return await self.async_step_zone_settings()
+        return self.async_show_form(
+            step_id="zones",
+            data_schema=zone_types_schema(zone_names, self._current, self._blink),
+            description_placeholders=self._placeholders(),
+        )
+
+    async def async_step_zone_settings(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Step two: only the settings of each chosen type; then adopt or apply."""
+        errors: dict[str, str] = {}
+        if user_input is not None or not self._zone_types:
+            zones, errors = zones_from_settings(self._zone_types, user_input or {})
+            if not errors:
+                try:
+                    return await self._async_apply(zones)
+                except AdoptionError as err:
+                    errors["base"] = err.reason
+        return self.async_show_form(
+            step_id="zone_settings",
+            data_schema=self.add_suggested_values_to_schema(
+                zone_settings_schema(self._zone_types, self._current), user_input
+            ),
+            description_placeholders=self._placeholders(),
+            errors=errors,
+        )
+
+    def _placeholders(self) -> dict[str, str]:
+        if self._status is not None:
+            return {"name": board_title(self._status), "host": self._host}
+        subentry = self._get_reconfigure_subentry()
+        return {"name": subentry.title, "host": str(subentry.data[CONF_HOST])}
+
+    async def _async_apply(self, zones: dict[str, ZoneConfig]) -> SubentryFlowResult:
         entry = self._entry()
         if entry is None:
             return self.async_abort(reason="account_not_loaded")
+        if self._status is not None:
+            status = self._status
+            adopted = await async_adopt_board(
+                self.hass, entry, status, self._host, self._port, zones, blink=self._blink
+            )
+            _async_abort_discovery_of(self.hass, status.board_id)
+            return self.async_create_entry(title=board_title(status), data=adopted, unique_id=status.board_id)
         subentry = self._get_reconfigure_subentry()
         data = subentry.data
-        current = zones_from_data(data.get(CONF_ZONES, {}))
-        zone_names = zones_for_model(data.get("model", ""))
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            zones = _zones_from_form(zone_names, user_input)
-            try:
-                if needs_reprovisioning(current, zones):
-                    await async_reprovision_board(
-                        self.hass, entry, data[CONF_HOST], data[CONF_PORT], data[CONF_BOARD_ID], zones
-                    )
-            except AdoptionError as err:
-                errors["base"] = err.reason
-            else:
-                return self.async_update_and_abort(
-                    entry,
-                    subentry,
-                    data={**data, CONF_ZONES: {zone: config.as_dict() for zone, config in zones.items()}},
-                )
-        return self.async_show_form(
-            step_id="reconfigure",
-            data_schema=_zones_schema(zone_names, current),
-            description_placeholders={"name": subentry.title},
-            errors=errors,
+        rebooting = needs_reprovisioning(
+            zones_from_data(data.get(CONF_ZONES, {})), zones
+        ) or self._blink != bool(data.get(CONF_BLINK, True))
+        if rebooting:
+            await async_reprovision_board(
+                self.hass, entry, data[CONF_HOST], data[CONF_PORT], data[CONF_BOARD_ID], zones, blink=self._blink
+            )
+        return self.async_update_and_abort(
+            entry,
+            subentry,
+            data={
+                **data,
+                CONF_ZONES: {zone: config.as_dict() for zone, config in zones.items()},
+                CONF_BLINK: self._blink,
+            },
+            reason="reconfigured_rebooting" if rebooting else "reconfigure_successful",
         )

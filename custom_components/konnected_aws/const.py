@@ -34,6 +34,7 @@ CONF_MODEL: Final = "model"
 CONF_SW_VERSION: Final = "sw_version"
 CONF_HW_VERSION: Final = "hw_version"
 CONF_ZONES: Final = "zones"
+CONF_BLINK: Final = "blink"
 
 # Development and test defaults for the advanced fields (scripts/develop sets them).
 ENV_AWS_ENDPOINT_URL: Final = "KONNECTED_AWS_ENDPOINT_URL"

@@ -56,6 +56,8 @@ class ZoneSwitch(KonnectedEntity, SwitchEntity):
         self._zone = self._report_key = zone
         self._config = config
         self._attr_translation_placeholders = {"zone": zone}
+        if zone == "out":
+            self._attr_translation_key = "alarm_output"
         if config.name:
             self._attr_name = config.name
 

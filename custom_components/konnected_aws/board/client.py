@@ -114,6 +114,7 @@ class BoardClient:
         actuators: list[dict[str, Any]],
         dht_sensors: list[dict[str, Any]],
         ds18b20_sensors: list[dict[str, Any]],
+        blink: bool = True,
     ) -> None:
         """`PUT /settings` in AWS IoT mode; the board reboots about 2 s later and connects."""
         body = {
@@ -129,7 +130,7 @@ class BoardClient:
             "actuators": actuators,
             "dht_sensors": dht_sensors,
             "ds18b20_sensors": ds18b20_sensors,
-            "blink": True,
+            "blink": blink,
             "discovery": True,
         }
         _LOGGER.debug("Provisioning %s with endpoint %s", self.host, endpoint)
