@@ -209,7 +209,7 @@ async def test_board_by_address_zones_and_removal(
 async def test_discovery_updates_a_moved_board(
     hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
 ) -> None:
-    """A known board answering from a new address gets the address stored."""
+    """A known board answering from a new address gets it stored once the board confirms it."""
     board = await make_board(MAC)
     entry_id = await setup_account(hass, iot_emulator)
     await adopt(hass, board)
@@ -221,8 +221,8 @@ async def test_discovery_updates_a_moved_board(
     assert result["reason"] == "already_configured"
     entry = hass.config_entries.async_get_entry(entry_id)
     assert entry is not None
-    await hass.async_block_till_done()
-    assert next(iter(entry.subentries.values())).data["port"] == board.http_port
+    # Stored once the board's own heartbeat through AWS IoT confirms the new address.
+    await wait_for(lambda: next(iter(entry.subentries.values())).data["port"] == board.http_port, timeout=20)
 
 
 async def test_reauth_and_reconfigure(hass: HomeAssistant, iot_emulator: IotEmulator) -> None:

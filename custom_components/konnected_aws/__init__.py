@@ -12,6 +12,7 @@ from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.service_info.ssdp import SsdpServiceInfo
 from homeassistant.util.ssl import get_default_context
 
+from .addresses import AddressGuard
 from .adoption import board_client
 from .board import BoardError
 from .cloud import CloudAccount
@@ -110,6 +111,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) ->
         boards=boards,
         entry_data=dict(entry.data),
     )
+    entry.runtime_data.addresses = addresses = AddressGuard(hass, entry)
+    hub.on_heartbeat = addresses.async_heartbeat
     _async_remove_stale_devices(hass, entry, boards)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))

@@ -34,6 +34,7 @@ from homeassistant.helpers.selector import (
 )
 from homeassistant.helpers.service_info.ssdp import SsdpServiceInfo
 
+from .addresses import Address
 from .adoption import AdoptionError, async_adopt_board, async_read_board, async_reprovision_board
 from .board import BoardStatus, is_supported, zones_for_model
 from .cloud import (
@@ -467,16 +468,19 @@ async def _async_account_entry(hass: HomeAssistant) -> KonnectedConfigEntry | No
 
 @callback
 def _async_update_known_board(hass: HomeAssistant, board_id: str, host: str, port: int) -> bool:
-    """Discovery-update-info: an adopted board seen at a new address gets it stored."""
+    """An adopted board answered at an address: remember it until the board itself confirms it.
+
+    The caller has seen the board's MAC there, which any LAN device can claim, so the address
+    is only stored once the board's heartbeat through AWS IoT reports it too (addresses.py).
+    """
     for entry in _account_entries(hass):
         for subentry in entry.subentries.values():
             if subentry.unique_id != board_id:
                 continue
-            if (subentry.data[CONF_HOST], subentry.data[CONF_PORT]) != (host, port):
-                LOGGER.info("Board %s moved to %s:%s", board_id, host, port)
-                hass.config_entries.async_update_subentry(
-                    entry, subentry, data={**subentry.data, CONF_HOST: host, CONF_PORT: port}
-                )
+            if entry.state is ConfigEntryState.LOADED:
+                guard = cast(KonnectedConfigEntry, entry).runtime_data.addresses
+                if guard is not None:
+                    guard.async_answered_at(board_id, Address(host, port))
             return True
     return False
 

@@ -78,6 +78,8 @@ class KonnectedHub:
         self.boards: dict[str, BoardState] = remembered if remembered is not None else {}
         self._entities: dict[str, set[KonnectedEntity]] = {}
         self._refreshes: set[asyncio.Task[None]] = set()
+        # Told about every heartbeat (the board's own account of its address).
+        self.on_heartbeat: Callable[[str, dict[str, Any]], None] | None = None
         self._refresh_slots = asyncio.Semaphore(LOCAL_REFRESH_CONCURRENCY)
         self._listeners: dict[str, list[tuple[str | None, CALLBACK_TYPE]]] = {}
         self._first_report: dict[str, asyncio.Future[None]] = {}
@@ -227,6 +229,8 @@ class KonnectedHub:
                     )
             case Heartbeat(status=status):
                 board.heartbeat = status
+                if self.on_heartbeat is not None:
+                    self.on_heartbeat(board.board_id, status)
                 board.zone_levels.update(report.zone_states)
                 keys = {HEARTBEAT_KEY, *report.zone_states}
         self._notify(board.board_id, None if self._availability_changed(board) else keys)

@@ -22,6 +22,7 @@ from .const import (
 from .zones import ZoneConfig, zones_from_data
 
 if TYPE_CHECKING:
+    from .addresses import AddressGuard
     from .cloud import CloudAccount
     from .entity import KonnectedEntity
     from .hub import KonnectedHub
@@ -92,6 +93,8 @@ class KonnectedRuntime:
     entry_data: dict[str, Any] = field(default_factory=dict)
     # One adder per platform (keyed by its domain), registered when the platform sets up.
     entity_adders: dict[str, BoardEntityAdder] = field(default_factory=dict)
+    # Addresses seen but not yet proven by the boards themselves (set right after setup).
+    addresses: AddressGuard | None = None
     # Board changes are applied one at a time (two adoptions may finish together).
     sync_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
