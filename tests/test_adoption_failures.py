@@ -4,13 +4,18 @@ created, shows its translated error, and a second click adopts once the cause is
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
+from typing import Any
 from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_SSDP
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
+from custom_components.konnected_aws.cloud.errors import CloudError
 from custom_components.konnected_aws.const import DOMAIN
 from devtools.board_simulator import SimulatedBoard
 from devtools.iot_emulator import IotEmulator
@@ -104,3 +109,35 @@ async def test_aws_failure_when_registering(
     entry = hass.config_entries.async_get_entry(entry_id)
     assert entry is not None and not entry.subentries
     assert not dr.async_get(hass).async_get_devices(identifiers={(DOMAIN, board.device_id)})
+
+
+async def test_a_failed_rollback_is_remembered_and_retried(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory, hass_storage: dict[str, Any]
+) -> None:
+    """AWS refuses the rollback's delete: the board is kept on disk and removed by a later retry,
+    so it never stays active in AWS with no device in Home Assistant to remove it."""
+    board = await make_board(MAC)
+    entry_id = await setup_account(hass, iot_emulator)
+    entry = hass.config_entries.async_get_entry(entry_id)
+    assert entry is not None
+    registry = entry.runtime_data.cloud.registry
+    board.timing.boot_time = 1.5
+    with (
+        patch("custom_components.konnected_aws.adoption.BOARD_ONLINE_TIMEOUT", 0.3),
+        patch.object(type(registry), "delete", side_effect=CloudError("AWS is unreachable")),
+    ):
+        _flow_id, result = await confirm(hass, board)
+        assert result["errors"] == {"base": "board_not_online"}
+        await hass.async_block_till_done()
+        assert await entry.runtime_data.orphans.async_ids() == [board.device_id]
+        assert hass_storage[f"{DOMAIN}.{entry_id}.orphans"]["data"] == [board.device_id]
+        # A retry while AWS still refuses the delete at least revokes the token.
+        await entry.runtime_data.orphans.async_retry(entry.runtime_data.cloud)
+    record = await hass.async_add_executor_job(registry.get, board.device_id)
+    assert record is not None and record.status == "revoked"
+
+    # The periodic retry, once AWS answers again, removes it for good.
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=16))
+    await hass.async_block_till_done()
+    await assert_nothing_left(hass, iot_emulator, entry_id, board)
+    assert await entry.runtime_data.orphans.async_ids() == []

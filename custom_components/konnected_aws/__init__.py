@@ -32,6 +32,7 @@ from .const import (
 )
 from .boards import async_sync_boards
 from .hub import BoardState, KonnectedHub
+from .orphans import OrphanRegistrations
 from .iot.connection import BridgeConnection, BridgeCredentials, iot_url
 from .runtime import BoardInfo, KonnectedConfigEntry, KonnectedRuntime, adopted_boards
 from .zones import ZoneType
@@ -105,6 +106,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) ->
     entry.runtime_data = KonnectedRuntime(
         cloud=cloud,
         hub=hub,
+        orphans=(orphans := OrphanRegistrations(hass, entry.entry_id)),
         private_key_pem=private_key_pem,
         iot_url=url,
         authorizer_name=entry.data[CONF_AUTHORIZER_NAME],
@@ -113,6 +115,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) ->
     )
     entry.runtime_data.addresses = addresses = AddressGuard(hass, entry)
     hub.on_heartbeat = addresses.async_heartbeat
+    entry.async_on_unload(orphans.async_start(cloud))
     _async_remove_stale_devices(hass, entry, boards)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
@@ -181,8 +184,11 @@ async def _async_entry_updated(hass: HomeAssistant, entry: KonnectedConfigEntry)
 async def async_remove_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) -> None:
     """Removing the account revokes the bridge and every board it adopted."""
     hass.data.get(DOMAIN, {}).pop(entry.entry_id, None)
+    orphans = OrphanRegistrations(hass, entry.entry_id)
+    left_over = await orphans.async_ids()
+    await orphans.async_remove_store()
     cloud = cloud_account_for(entry.data)
-    for device_id in [entry.data[CONF_BRIDGE_ID], *(info.board_id for info in adopted_boards(entry))]:
+    for device_id in [entry.data[CONF_BRIDGE_ID], *(info.board_id for info in adopted_boards(entry)), *left_over]:
         try:
             await hass.async_add_executor_job(cloud.registry.delete, device_id)
         except CloudError as err:

@@ -28,6 +28,7 @@ from .const import (
     LOGGER,
 )
 from .iot.messages import board_topics
+from .orphans import async_remove_from_aws
 from .runtime import KonnectedConfigEntry
 from .zones import ZoneConfig, firmware_zone_settings
 
@@ -135,16 +136,9 @@ async def async_adopt_board(
     except BaseException:
         first_report.cancel()
         hub.forget_board(board_id)
-        await _async_rollback(hass, entry, board_id)
+        await async_remove_from_aws(hass, entry, board_id)
         raise
     return subentry_data(status, host, port, zones, blink=blink)
-
-
-async def _async_rollback(hass: HomeAssistant, entry: KonnectedConfigEntry, board_id: str) -> None:
-    try:
-        await hass.async_add_executor_job(entry.runtime_data.cloud.registry.delete, board_id)
-    except CloudError as err:
-        LOGGER.warning("Could not remove board %s from AWS after a failed adoption: %s", board_id, err)
 
 
 async def async_reprovision_board(

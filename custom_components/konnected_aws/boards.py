@@ -11,8 +11,8 @@ from collections.abc import Collection
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 
-from .cloud.errors import CloudError
 from .const import DOMAIN, LOGGER
+from .orphans import async_remove_from_aws
 from .runtime import BoardInfo, KonnectedConfigEntry, adopted_boards
 
 
@@ -107,14 +107,5 @@ async def _async_remove_board(hass: HomeAssistant, entry: KonnectedConfigEntry, 
         await entity.async_remove()
     runtime.hub.forget_board(info.board_id)
     del runtime.boards[info.board_id]
-    await async_revoke_board(hass, entry, info.board_id)
+    await async_remove_from_aws(hass, entry, info.board_id)
 
-
-async def async_revoke_board(hass: HomeAssistant, entry: KonnectedConfigEntry, board_id: str) -> None:
-    """Delete a board from the device table, so its token stops working."""
-    try:
-        await hass.async_add_executor_job(entry.runtime_data.cloud.registry.delete, board_id)
-    except CloudError as err:
-        LOGGER.warning("Could not remove board %s from AWS: %s", board_id, err)
-    else:
-        LOGGER.info("Board %s removed from AWS; it can no longer connect", board_id)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .cloud import CloudAccount
     from .entity import KonnectedEntity
     from .hub import KonnectedHub
+    from .orphans import OrphanRegistrations
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ class KonnectedRuntime:
 
     cloud: CloudAccount
     hub: KonnectedHub
+    orphans: OrphanRegistrations
     private_key_pem: bytes
     # Where boards and the bridge connect (wss://<endpoint>/mqtt, or the emulator's URL).
     iot_url: str
