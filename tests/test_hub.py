@@ -142,7 +142,7 @@ async def test_a_new_probe_is_announced_once(hass: HomeAssistant, hub: Konnected
     hub.async_handle_report(Ds18b20Reading(BOARD, "6", 19.0, "28-0002"))
     await hass.async_block_till_done()
     unsubscribe()
-    assert announced == [(BOARD, "6", "28-0001"), (BOARD, "6", "28-0002")]
+    assert sorted(announced) == [(BOARD, "6", "28-0001"), (BOARD, "6", "28-0002")]
     assert hub.boards[BOARD].probes == {"6": {"28-0001": 20.5, "28-0002": 19.0}}
     recorder.take()
     hub.async_handle_report(Ds18b20Reading(BOARD, "6", 18.0, "28-0002"))
