@@ -382,6 +382,20 @@ def test_entity_of_a_zone_no_longer_set_up_is_reported() -> None:
     assert NotCarried(Unsupported.ENTITY_NOT_CONFIGURED, PANEL, entity_id) in plan.not_carried
 
 
+def test_sensors_of_a_zone_no_longer_dht_are_reported() -> None:
+    """Zone 4 rewired from DHT to a contact: both old climate entities stay behind, listed."""
+    plan = plan_with_panel(
+        lambda o: (
+            o.update(sensors=o["sensors"][1:]),
+            o["binary_sensors"].append({"zone": "4", "type": "door", "inverse": False}),
+        )
+    )
+    assert board(plan, PANEL).zones["4"].config.type is ZoneType.BINARY_SENSOR
+    for key in ("temperature", "humidity"):
+        entity_id = f"sensor.konnected_alarm_panel_attic_{key}"
+        assert NotCarried(Unsupported.ENTITY_NOT_CONFIGURED, PANEL, entity_id) in plan.not_carried
+
+
 def test_changed_pulse_leaves_the_old_switch_behind() -> None:
     """2026.5.4 put the pulse into the unique id (#34951): an entity of an older pulse setting
     matches no action and is reported, not moved onto another action."""
@@ -506,6 +520,7 @@ def test_entity_without_its_entry_is_reported() -> None:
         ),
         (lambda o: o["switches"].append({"zone": "2", "momentary": "long"}), "switch zone 2"),
         (lambda o: o["switches"].append({"zone": ["2"]}), "switch"),
+        (lambda o: o["switches"].append({"zone": "2", "pause": True}), "switch zone 2"),
     ],
 )
 def test_malformed_settings_are_reported_not_raised(
