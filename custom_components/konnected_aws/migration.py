@@ -24,7 +24,7 @@ from .board.models import BoardDataError, board_id_from_mac
 from .zones import DEFAULT_POLL_INTERVAL_MINUTES, ZoneConfig, ZoneType
 
 OLD_DOMAIN: Final = "konnected"
-# config_flow.py:80-84 / panel.py:53-54 of 2026.5.4: the only two models it knew.
+# config_flow.py:81-84 / panel.py:53-54 of 2026.5.4: the only two models it knew.
 OLD_MODEL: Final = "Konnected"
 OLD_MODEL_PRO: Final = "Konnected Pro"
 # Temperature and humidity keys of the DHT entities (sensor.py:27-40).
