@@ -32,6 +32,7 @@ from .const import (
 )
 from .boards import async_sync_boards
 from .hub import BoardState, KonnectedHub
+from .legacy import async_offer_legacy_boards
 from .orphans import OrphanRegistrations
 from .iot.connection import BridgeConnection, BridgeCredentials, iot_url
 from .runtime import BoardInfo, KonnectedConfigEntry, KonnectedRuntime, adopted_boards
@@ -120,6 +121,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) ->
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     await _async_offer_discovered_boards(hass, boards)
+    async_offer_legacy_boards(hass, entry)
     return True
 
 

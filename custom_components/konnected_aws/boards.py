@@ -36,6 +36,8 @@ def _async_add_board(entry: KonnectedConfigEntry, info: BoardInfo) -> None:
     runtime = entry.runtime_data
     runtime.boards[info.board_id] = info
     runtime.hub.track_board(info.board_id)
+    if (prepare := runtime.before_board_added.pop(info.board_id, None)) is not None:
+        prepare(info)
     for add in runtime.entity_adders.values():
         add(info, None)
     LOGGER.debug("Board %s added", info.board_id)
@@ -46,7 +48,7 @@ async def _async_update_board(
 ) -> None:
     runtime = entry.runtime_data
     runtime.boards[new.board_id] = new
-    _async_update_device(hass, new)
+    _async_update_device(hass, entry, new)
     changed = {zone for zone in old.zones.keys() | new.zones.keys() if old.zones.get(zone) != new.zones.get(zone)}
     if not changed:
         return
@@ -88,9 +90,9 @@ def _async_remove_stale_entities(
 
 
 @callback
-def _async_update_device(hass: HomeAssistant, info: BoardInfo) -> None:
+def _async_update_device(hass: HomeAssistant, entry: KonnectedConfigEntry, info: BoardInfo) -> None:
     registry = dr.async_get(hass)
-    device = registry.async_get_device(identifiers={(DOMAIN, info.board_id)})
+    device = registry.async_get_device_by_identifier((DOMAIN, info.board_id), entry.entry_id)
     if device is not None:
         registry.async_update_device(
             device.id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from functools import partial
 import secrets
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -46,6 +47,7 @@ from .cloud import (
     progress_fraction,
 )
 from .cloud.errors import CloudError, InvalidCredentialsError, MissingPermissionError
+from .legacy import LEGACY_ENTRY_ID, async_finish_board, async_move_registry_entries, legacy_board
 from .const import (
     CONF_ACCESS_KEY_ID,
     CONF_ACCOUNT_ID,
@@ -179,6 +181,7 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
         self._setup_task: asyncio.Task[AccountResources] | None = None
         self._setup_error: str | None = None
         self._discovered: tuple[BoardStatus, str, int] | None = None
+        self._legacy_entry_id = ""
 
     @classmethod
     @callback
@@ -411,6 +414,74 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="adopt",
             description_placeholders={"name": board_title(status), "host": host, "account": entry.title},
+            errors=errors,
+        )
+
+    # --- boards of the removed core `konnected` integration ---------------------------------
+
+    async def async_step_integration_discovery(self, discovery_info: dict[str, Any]) -> ConfigFlowResult:
+        """A board the old Konnected integration ran: offer it with everything it had."""
+        board, _plan = legacy_board(self.hass, discovery_info[LEGACY_ENTRY_ID])
+        if board is None:
+            return self.async_abort(reason="not_supported")
+        await self.async_set_unique_id(board.board_id)
+        self._abort_if_unique_id_configured()
+        if _async_adopted_subentry(self.hass, board.board_id) is not None:
+            return self.async_abort(reason="already_configured")
+        self._legacy_entry_id = board.entry_id
+        self.context["title_placeholders"] = {"name": board.title, "host": board.host}
+        return await self.async_step_legacy_confirm()
+
+    async def async_step_legacy_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Adopt a board of the old integration with its zones, then move its entities over."""
+        board, plan = legacy_board(self.hass, self._legacy_entry_id)
+        if board is None:
+            return self.async_abort(reason="already_configured")
+        if not self._async_current_entries(include_ignore=False):
+            if user_input is not None:
+                return await self.async_step_user()
+            return self.async_show_form(
+                step_id="discovery_confirm", description_placeholders={"name": board.title, "host": board.host}
+            )
+        entry = await _async_account_entry(self.hass)
+        if entry is None:
+            return self.async_abort(reason="account_not_loaded")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                status = await async_read_board(self.hass, board.host, board.port)
+                if status.board_id != board.board_id:
+                    raise AdoptionError("wrong_board")
+                zones = {zone: migrated.config for zone, migrated in board.zones.items()}
+                data = await async_adopt_board(
+                    self.hass, entry, status, board.host, board.port, zones, blink=board.blink
+                )
+            except AdoptionError as err:
+                errors["base"] = err.reason
+            else:
+                subentry = ConfigSubentry(
+                    data=MappingProxyType(data),
+                    subentry_type=SUBENTRY_BOARD,
+                    title=board.title,
+                    unique_id=board.board_id,
+                )
+                entry.runtime_data.before_board_added[board.board_id] = partial(
+                    async_move_registry_entries, self.hass, entry, board=board, plan=plan
+                )
+                self.hass.config_entries.async_add_subentry(entry, subentry)
+                await async_finish_board(self.hass, board, plan)
+                return self.async_abort(reason="adopted", description_placeholders={"name": board.title})
+        zone_count = sum(1 for zone in board.zones.values() if zone.config.type is not ZoneType.DISABLED)
+        moved = sum(1 for move in plan.entities if move.board_id == board.board_id)
+        return self.async_show_form(
+            step_id="legacy_confirm",
+            description_placeholders={
+                "name": board.title,
+                "host": f"{board.host}:{board.port}",
+                "account": entry.title,
+                "zones": str(zone_count),
+                "entities": str(moved),
+            },
             errors=errors,
         )
 

@@ -97,6 +97,8 @@ class KonnectedRuntime:
     entity_adders: dict[str, BoardEntityAdder] = field(default_factory=dict)
     # Addresses seen but not yet proven by the boards themselves (set right after setup).
     addresses: AddressGuard | None = None
+    # Run once when a board joins the running entry, before its entities are added (by board id).
+    before_board_added: dict[str, Callable[[BoardInfo], None]] = field(default_factory=dict)
     # Board changes are applied one at a time (two adoptions may finish together).
     sync_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
