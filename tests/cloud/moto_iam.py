@@ -24,7 +24,8 @@ Reference, https://docs.aws.amazon.com/service-authorization/latest/reference/),
 protocol with AWS's message ("User: ARN is not authorized to perform: ACTION on resource:
 ARN because no identity-based policy allows the ACTION action"). Evaluation is the IAM logic
 for one account: an explicit Deny wins, else an Allow whose Action, Resource and Condition
-match, else denied (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
+match, else denied
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
 Condition operators other than StringEquals/StringLike/ArnEquals/ArnLike raise, rather than
 being silently ignored. Resource-based policies, SCPs, permission boundaries and session
 policies are not modelled: the layer uses none of them.
@@ -42,7 +43,12 @@ from unittest import mock
 from urllib.parse import unquote, urlparse
 
 from botocore.awsrequest import AWSRequest
-from moto.core.authorization import ActionAuthenticatorMixin, enable_iam_authentication
+from moto import settings
+from moto.core.authorization import (
+    ActionAuthenticatorMixin,
+    disable_iam_authentication,
+    enable_iam_authentication,
+)
 from moto.core.exceptions import AccessDeniedError, JsonRESTError
 from moto.core.exceptions import _RESTError as RESTError
 from moto.iam.access_control import IAMPolicy, IAMRequest
@@ -196,6 +202,8 @@ def _resource(service: str, operation: str, params: dict[str, Any], caller: str,
     """The ARN AWS authorizes the operation on (Service Authorization Reference)."""
     if f"{service}:{operation}" in UNSCOPED:
         return "*"
+    if service == "sts" and "RoleArn" in params:
+        return str(params["RoleArn"])
     if service == "iam":
         return _iam_resource(operation, params, caller, arn)
     if service == "ssm" and "Name" in params:
@@ -284,6 +292,10 @@ def _service_of(response: Any) -> str:
 def _authorize(response: Any, resource: str = "*") -> None:
     """Replaces `ActionAuthenticatorMixin._authenticate_and_authorize_normal_action`."""
     del resource  # moto's guess; the request decides
+    # moto's own switch, so `disable_iam_authentication()` still lets the root act.
+    if ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
+        ActionAuthenticatorMixin.request_count += 1
+        return
     service = _service_of(response)
     try:
         request = _SignedRequest(
@@ -301,7 +313,8 @@ def _authorize(response: Any, resource: str = "*") -> None:
     caller = request._access_key.arn
     if f"{service}:{response._get_action()}" == "sts:GetCallerIdentity":
         return  # AWS answers it even under an explicit Deny (STS API reference)
-    documents = [IAMPolicy(policy)._policy_json for policy in request._access_key.collect_policies()]
+    policies = request._access_key.collect_policies()  # inline and attached, user and groups
+    documents = [IAMPolicy(policy)._policy_json for policy in policies]
     for check in checks_for(response, service, caller):
         reason = decide(documents, check)
         if reason is not None:
@@ -322,4 +335,12 @@ def enforced_iam() -> Iterator[None]:
         ),
         enable_iam_authentication(),
     ):
+        yield
+
+
+@contextmanager
+def as_root() -> Iterator[None]:
+    """Inside `enforced_iam()`: let the next requests through unchecked (moto's own switch),
+    to arrange or inspect the account the way an administrator would."""
+    with disable_iam_authentication():
         yield

@@ -148,7 +148,8 @@ def test_ensure_makes_the_runtime_user_and_hands_out_its_key(account: CloudAccou
     resources = account.ensure()
     iam = account.client("iam")
     user = iam.get_user(UserName=RUNTIME_USER)["User"]
-    assert resources.runtime_user_arn == user["Arn"] == f"arn:aws:iam::{ACCOUNT_ID}:user/{RUNTIME_USER}"
+    assert resources.runtime_user_arn == user["Arn"]
+    assert user["Arn"] == f"arn:aws:iam::{ACCOUNT_ID}:user/{RUNTIME_USER}"
     assert iam.list_user_policies(UserName=RUNTIME_USER)["PolicyNames"] == [RUNTIME_USER]
     assert iam.list_attached_user_policies(UserName=RUNTIME_USER)["AttachedPolicies"] == []
     policy = iam.get_user_policy(UserName=RUNTIME_USER, PolicyName=RUNTIME_USER)

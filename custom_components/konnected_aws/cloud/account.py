@@ -469,7 +469,9 @@ class CloudAccount:
             )["Role"]
             changed = True
         if not changed and _as_document(role.get("AssumeRolePolicyDocument")) != trust:
-            iam.update_assume_role_policy(RoleName=self.names.role, PolicyDocument=json.dumps(trust))
+            iam.update_assume_role_policy(
+                RoleName=self.names.role, PolicyDocument=json.dumps(trust)
+            )
             changed = True
         wanted = authorizer_role_policy(self.names, identity)
         try:
