@@ -107,8 +107,10 @@ def root(account: CloudAccount) -> CloudAccount:
 
 @pytest.fixture
 def setup_credentials(root: CloudAccount) -> AwsCredentials:
-    """A user with exactly the documented setup policy."""
-    return make_user(root, SETUP_USER, setup_policy(NAMES, IDENTITY))
+    """A user with exactly the documented setup policy (as the public API prints it)."""
+    policy = root.setup_policy_document(root.identity())
+    assert policy == setup_policy(NAMES, IDENTITY)
+    return make_user(root, SETUP_USER, policy)
 
 
 @pytest.fixture
