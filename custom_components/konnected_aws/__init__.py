@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from urllib.parse import urlsplit
 
 from homeassistant.config_entries import SOURCE_SSDP
@@ -74,7 +75,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) ->
             authorizer_name=entry.data[CONF_AUTHORIZER_NAME],
             token=entry.data[CONF_BRIDGE_TOKEN],
             signature=sign_token(private_key_pem, entry.data[CONF_BRIDGE_TOKEN]),
-            client_id=f"konnected-bridge-{entry.data[CONF_BRIDGE_ID]}",
+            # A random suffix per run: two installations restored from one backup must not
+            # share a client id (the authorizer allows konnected-bridge-<id>-*).
+            client_id=f"konnected-bridge-{entry.data[CONF_BRIDGE_ID]}-{secrets.token_hex(4)}",
         ),
         hub.async_handle_report,
         hub.async_connection_changed,

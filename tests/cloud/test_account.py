@@ -16,7 +16,11 @@ from custom_components.konnected_aws.cloud import (
 )
 from custom_components.konnected_aws.cloud import account as account_module
 from custom_components.konnected_aws.cloud.account import lambda_package
-from custom_components.konnected_aws.cloud.errors import CloudError, MissingPermissionError
+from custom_components.konnected_aws.cloud.errors import (
+    CloudError,
+    InvalidCredentialsError,
+    MissingPermissionError,
+)
 from custom_components.konnected_aws.cloud.signing import generate_key_pair, public_key_of
 
 from .conftest import REGION, client_error, fail_once, mutating, new_account, record_calls
@@ -24,6 +28,7 @@ from .conftest import REGION, client_error, fail_once, mutating, new_account, re
 ACCOUNT_ID = "123456789012"  # moto's default account
 FUNCTION = "konnected-aws-authorizer"
 TABLE = "konnected-aws-devices"
+RUNTIME_USER = "konnected-aws-home-assistant"
 ORIGINAL_SOURCE = account_module.LAMBDA_SOURCE
 
 
@@ -34,9 +39,10 @@ def test_ensure_from_nothing_creates_everything(account: CloudAccount) -> None:
 
     expected = []
     for step in SetupStep:
-        expected += [(step, StepState.RUNNING), (step, StepState.CHANGED)]
-    expected[-1] = (SetupStep.ENDPOINT, StepState.UNCHANGED)  # read only
+        state = StepState.UNCHANGED if step is SetupStep.ENDPOINT else StepState.CHANGED
+        expected += [(step, StepState.RUNNING), (step, state)]  # the endpoint is only read
     assert progress == expected
+    assert list(SetupStep)[-1] is SetupStep.RUNTIME_KEY  # nothing can fail after the new key
     assert set(resources.changed) == set(SetupStep) - {SetupStep.ENDPOINT}
     assert resources.account_id == ACCOUNT_ID
     assert resources.region == REGION
@@ -137,8 +143,108 @@ def test_ensure_wires_function_permission_and_authorizer(account: CloudAccount) 
     assert authorizer["tokenSigningPublicKeys"] == {"konnected-aws-key": public_pem}
 
 
-def test_rerun_changes_nothing(account: CloudAccount) -> None:
-    """Idempotent: a second run (a new object, as after a restart) makes no change at all."""
+def test_ensure_makes_the_runtime_user_and_hands_out_its_key(account: CloudAccount) -> None:
+    """Home Assistant's own user: exactly the run-time policy inline, one fresh key returned."""
+    resources = account.ensure()
+    iam = account.client("iam")
+    user = iam.get_user(UserName=RUNTIME_USER)["User"]
+    assert resources.runtime_user_arn == user["Arn"]
+    assert user["Arn"] == f"arn:aws:iam::{ACCOUNT_ID}:user/{RUNTIME_USER}"
+    assert iam.list_user_policies(UserName=RUNTIME_USER)["PolicyNames"] == [RUNTIME_USER]
+    assert iam.list_attached_user_policies(UserName=RUNTIME_USER)["AttachedPolicies"] == []
+    policy = iam.get_user_policy(UserName=RUNTIME_USER, PolicyName=RUNTIME_USER)
+    assert policy["PolicyDocument"] == account.runtime_policy_document(account.identity())
+    [key] = iam.list_access_keys(UserName=RUNTIME_USER)["AccessKeyMetadata"]
+    credentials = resources.runtime_credentials
+    assert key["AccessKeyId"] == credentials.access_key_id
+    assert credentials.region == REGION and credentials.session_token is None
+    assert credentials.secret_access_key not in repr(resources)
+
+
+def test_each_run_rotates_the_runtime_key_keeping_only_the_previous(account: CloudAccount) -> None:
+    """AWS allows two keys: a run deletes all but the newest, then adds one (docs/aws.md)."""
+    iam = account.client("iam")
+
+    def key_ids() -> list[str]:
+        keys = iam.list_access_keys(UserName=RUNTIME_USER)["AccessKeyMetadata"]
+        return [key["AccessKeyId"] for key in sorted(keys, key=lambda key: key["CreateDate"])]
+
+    first = account.ensure().runtime_credentials.access_key_id
+    assert key_ids() == [first]
+    second = account.ensure().runtime_credentials.access_key_id
+    assert key_ids() == [first, second]  # the key in use keeps working until the new is stored
+    calls = record_calls(again := new_account())
+    third = again.ensure().runtime_credentials.access_key_id
+    assert key_ids() == [second, third]
+    assert mutating(calls) == ["iam:DeleteAccessKey", "iam:CreateAccessKey"]
+    assert len({first, second, third}) == 3
+
+
+def test_runtime_key_that_never_works_is_deleted(
+    account: CloudAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IAM is eventually consistent: the new key is retried, bounded; a key that never works is
+    not left behind and the error says which permission failed."""
+    sleeps: list[float] = []
+    fresh = new_account(sleeps)
+    attempts = 0
+
+    def denied(self: CloudAccount) -> bytes:
+        nonlocal attempts
+        attempts += 1
+        raise MissingPermissionError("ssm:GetParameter")
+
+    monkeypatch.setattr(CloudAccount, "load_private_key", denied)
+    with pytest.raises(MissingPermissionError, match="ssm:GetParameter"):
+        fresh.ensure()
+    assert attempts == account_module.RUNTIME_KEY_ATTEMPTS
+    assert [delay for delay in sleeps if delay != 1.0][:3] == [2.0, 4.0, 6.0]
+    assert account.client("iam").list_access_keys(UserName=RUNTIME_USER)["AccessKeyMetadata"] == []
+
+
+def test_runtime_key_propagation_is_waited_for(
+    account: CloudAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key IAM does not know yet (InvalidClientTokenId for a few seconds) is tried again."""
+    real = CloudAccount.load_private_key
+    attempts = 0
+
+    def not_yet(self: CloudAccount) -> bytes:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= 2:
+            raise InvalidCredentialsError("not yet")
+        return real(self)
+
+    monkeypatch.setattr(CloudAccount, "load_private_key", not_yet)
+    resources = account.ensure()
+    assert attempts == 3
+    keys = account.client("iam").list_access_keys(UserName=RUNTIME_USER)["AccessKeyMetadata"]
+    assert [key["AccessKeyId"] for key in keys] == [resources.runtime_credentials.access_key_id]
+
+
+def test_runtime_user_policy_drift_is_repaired(account: CloudAccount) -> None:
+    """Someone widened the run-time policy by hand: ensure puts the exact one back."""
+    account.ensure()
+    iam = account.client("iam")
+    iam.put_user_policy(
+        UserName=RUNTIME_USER,
+        PolicyName=RUNTIME_USER,
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+            }
+        ),
+    )
+    assert SetupStep.RUNTIME_USER in account.ensure().changed
+    policy = iam.get_user_policy(UserName=RUNTIME_USER, PolicyName=RUNTIME_USER)
+    assert policy["PolicyDocument"] == account.runtime_policy_document(account.identity())
+
+
+def test_rerun_changes_nothing_but_the_runtime_key(account: CloudAccount) -> None:
+    """Idempotent: a second run (a new object, as after a restart) changes nothing but issuing
+    the fresh run-time key."""
     first = account.ensure()
     function = account.client("lambda").get_function(FunctionName=FUNCTION)["Configuration"]
     key = account.load_private_key()
@@ -149,11 +255,20 @@ def test_rerun_changes_nothing(account: CloudAccount) -> None:
     second = again.ensure(lambda step, state: progress.append((step, state)))
 
     assert calls, "the call recorder saw nothing"
-    assert mutating(calls) == []
-    assert second.changed == ()
-    assert {state for _, state in progress} == {StepState.RUNNING, StepState.UNCHANGED}
+    assert mutating(calls) == ["iam:CreateAccessKey"]
+    assert second.changed == (SetupStep.RUNTIME_KEY,)
+    assert {state for step, state in progress if step is not SetupStep.RUNTIME_KEY} == {
+        StepState.RUNNING,
+        StepState.UNCHANGED,
+    }
     # moto invents a new endpoint prefix on every DescribeEndpoint; AWS keeps one per account.
-    assert second == dataclasses.replace(first, changed=(), iot_endpoint=second.iot_endpoint)
+    assert second == dataclasses.replace(
+        first,
+        changed=second.changed,
+        iot_endpoint=second.iot_endpoint,
+        runtime_credentials=second.runtime_credentials,
+    )
+    assert second.runtime_credentials != first.runtime_credentials
     assert again.load_private_key() == key
     after = again.client("lambda").get_function(FunctionName=FUNCTION)["Configuration"]
     assert (after["Version"], after["LastModified"], after["CodeSha256"]) == (
@@ -212,6 +327,7 @@ def test_drift_is_repaired(account: CloudAccount) -> None:
         SetupStep.FUNCTION,
         SetupStep.PERMISSION,
         SetupStep.AUTHORIZER,
+        SetupStep.RUNTIME_KEY,
     }
     authorizer = account.client("iot").describe_authorizer(authorizerName="konnected-aws")[
         "authorizerDescription"
@@ -236,7 +352,7 @@ def test_drift_is_repaired(account: CloudAccount) -> None:
             RoleName="konnected-aws-authorizer", PolicyName="konnected-aws-authorizer"
         )["PolicyDocument"]
     )
-    assert account.ensure().changed == ()
+    assert account.ensure().changed == (SetupStep.RUNTIME_KEY,)
 
 
 def test_authorizer_without_signing_is_replaced(account: CloudAccount) -> None:
@@ -251,7 +367,7 @@ def test_authorizer_without_signing_is_replaced(account: CloudAccount) -> None:
         signingDisabled=True,
         status="ACTIVE",
     )
-    assert account.ensure().changed == (SetupStep.AUTHORIZER,)
+    assert account.ensure().changed == (SetupStep.AUTHORIZER, SetupStep.RUNTIME_KEY)
     authorizer = iot.describe_authorizer(authorizerName="konnected-aws")["authorizerDescription"]
     assert authorizer["signingDisabled"] is False
     assert authorizer["tokenKeyName"] == "Token"
@@ -269,12 +385,12 @@ def test_newer_lambda_code_updates_the_function(
 
     again = new_account()
     calls = record_calls(again)
-    assert again.ensure().changed == (SetupStep.FUNCTION,)
-    assert mutating(calls) == ["lambda:UpdateFunctionCode"]
+    assert again.ensure().changed == (SetupStep.FUNCTION, SetupStep.RUNTIME_KEY)
+    assert mutating(calls) == ["lambda:UpdateFunctionCode", "iam:CreateAccessKey"]
     function = again.client("lambda").get_function(FunctionName=FUNCTION)["Configuration"]
     assert function["CodeSha256"] == lambda_package(newer)[1]
     assert function["CodeSha256"] != lambda_package(ORIGINAL_SOURCE)[1]
-    assert again.ensure().changed == ()
+    assert again.ensure().changed == (SetupStep.RUNTIME_KEY,)
 
 
 def test_failure_midway_is_completed_by_the_next_run(account: CloudAccount) -> None:
@@ -300,7 +416,7 @@ def test_failure_midway_is_completed_by_the_next_run(account: CloudAccount) -> N
     assert len(account.client("lambda").list_functions()["Functions"]) == 1
     assert len(account.client("iam").list_roles()["Roles"]) == 1
     assert account.client("dynamodb").list_tables()["TableNames"] == [TABLE]
-    assert account.ensure().changed == ()
+    assert account.ensure().changed == (SetupStep.RUNTIME_KEY,)
 
 
 def test_failure_in_the_authorizer_step_is_completed(account: CloudAccount) -> None:
@@ -312,7 +428,12 @@ def test_failure_in_the_authorizer_step_is_completed(account: CloudAccount) -> N
     )
     with pytest.raises(CloudError):
         account.ensure()
-    assert account.ensure().changed == (SetupStep.AUTHORIZER,)
+    # The run-time user comes after the authorizer, so the failed run never reached it.
+    assert account.ensure().changed == (
+        SetupStep.AUTHORIZER,
+        SetupStep.RUNTIME_USER,
+        SetupStep.RUNTIME_KEY,
+    )
     policy = json.loads(account.client("lambda").get_policy(FunctionName=FUNCTION)["Policy"])
     assert len(policy["Statement"]) == 1
 
@@ -455,6 +576,7 @@ def test_teardown_removes_everything_and_is_idempotent(account: CloudAccount) ->
     assert account.client("dynamodb").list_tables()["TableNames"] == []
     assert account.client("iot").list_authorizers()["authorizers"] == []
     assert account.client("iam").list_roles()["Roles"] == []
+    assert account.client("iam").list_users()["Users"] == []
     assert account.client("ssm").describe_parameters()["Parameters"] == []
     with pytest.raises(CloudError, match="missing"):
         account.load_private_key()

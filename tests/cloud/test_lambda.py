@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from custom_components.konnected_aws.cloud import CloudAccount
+from devtools.iot_emulator.policy import Policy
 
 LAMBDA = (
     Path(__file__).parents[2]
@@ -142,13 +143,12 @@ def assert_authenticated(response: dict[str, Any], principal: str) -> None:
 
 
 @pytest.mark.parametrize("shape", [header_event, query_event, mqtt_event])
-@pytest.mark.parametrize("with_token_field", [True, False])
 def test_board_gets_only_its_own_topics(
-    handler: ModuleType, account: CloudAccount, shape: Any, with_token_field: bool
+    handler: ModuleType, account: CloudAccount, shape: Any
 ) -> None:
-    """Every way AWS passes the token; a board may use only konnected/<its id>/*."""
+    """Every way a device sends the token; a board may use only konnected/<its id>/*."""
     token = account.registry.register(BOARD, "user").token
-    response = handler.lambda_handler(shape(token, with_token_field=with_token_field), Context())
+    response = handler.lambda_handler(shape(token), Context())
     assert_authenticated(response, BOARD)
     assert only_policy(response) == {
         "Version": "2012-10-17",
@@ -176,7 +176,7 @@ def test_board_gets_only_its_own_topics(
 def test_bridge_gets_all_boards_and_one_client_id(
     handler: ModuleType, account: CloudAccount
 ) -> None:
-    """The bridge principal: its own client id, every board's topics and the presence events."""
+    """The bridge principal: its own client ids, every board's topics and the presence events."""
     token = account.registry.register(BRIDGE, "user", kind="bridge").token
     response = handler.lambda_handler(header_event(token), Context())
     assert_authenticated(response, BRIDGE)
@@ -184,7 +184,7 @@ def test_bridge_gets_all_boards_and_one_client_id(
         {
             "Effect": "Allow",
             "Action": ["iot:Connect"],
-            "Resource": [f"{IOT}:client/konnected-bridge-{BRIDGE}"],
+            "Resource": [f"{IOT}:client/konnected-bridge-{BRIDGE}-*"],
         },
         {
             "Effect": "Allow",
@@ -201,6 +201,37 @@ def test_bridge_gets_all_boards_and_one_client_id(
         },
         {"Effect": "Allow", "Action": ["iot:Publish"], "Resource": [f"{IOT}:topic/konnected/*"]},
     ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "device", "client_id", "allowed"),
+    [
+        ("bridge", BRIDGE, f"konnected-bridge-{BRIDGE}-5f3a9c1e", True),
+        # The bare id is what an installation restored from the same backup would also use.
+        ("bridge", BRIDGE, f"konnected-bridge-{BRIDGE}", False),
+        ("bridge", BRIDGE, f"konnected-bridge-{BRIDGE}4-5f3a9c1e", False),  # a longer id's
+        ("bridge", BRIDGE, "konnected-bridge-other0123-5f3a9c1e", False),
+        ("bridge", BRIDGE, "anything-else", False),
+        ("board", BOARD, "", True),  # the firmware's empty id; AWS assigns one
+        ("board", BOARD, "aws-assigned-1234", True),
+        ("board", BOARD, f"konnected-bridge-{BRIDGE}-5f3a9c1e", False),
+        ("board", BOARD, "konnected-bridge-", False),
+    ],
+)
+def test_connect_client_ids(
+    handler: ModuleType,
+    account: CloudAccount,
+    kind: str,
+    device: str,
+    client_id: str,
+    allowed: bool,
+) -> None:
+    """The returned policy, evaluated as IoT does (Deny wins): a bridge connects only as
+    `konnected-bridge-<its id>-<suffix>`, a board never as any `konnected-bridge-*`."""
+    token = account.registry.register(device, "user", kind=kind).token  # type: ignore[arg-type]
+    response = handler.lambda_handler(header_event(token), Context())
+    policy = Policy(response["policyDocuments"])
+    assert policy.allows("iot:Connect", f"{IOT}:client/{client_id}") is allowed
 
 
 def test_longest_bridge_id_stays_within_limits(handler: ModuleType, account: CloudAccount) -> None:
@@ -235,6 +266,8 @@ BAD_EVENTS: dict[str, Any] = {
     "no_token_anywhere": lambda event, token: header_event(None),
     "token_not_a_string": lambda event, token: {**event, "token": {"S": token}},
     "token_with_foreign_characters": lambda event, token: header_event(token + "/#"),
+    # `re.match` with `$` would let this one through.
+    "token_with_trailing_newline": lambda event, token: {**event, "token": token + "\n"},
     "token_too_long": lambda event, token: header_event("x" * 5000),
     "list_event": lambda event, token: ["not", "an", "event"],
     "none_event": lambda event, token: None,
@@ -251,6 +284,33 @@ def test_bad_events_fail_closed(handler: ModuleType, account: CloudAccount, case
     """Unverified, unknown or malformed: refused in the right shape, without raising."""
     token = account.registry.register(BOARD, "user").token
     event = BAD_EVENTS[case](header_event(token), token)
+    assert handler.lambda_handler(event, Context()) == {"isAuthenticated": False}
+
+
+@pytest.mark.parametrize("shape", [header_event, query_event, mqtt_event])
+def test_no_token_field_is_refused_even_with_a_token_in_the_request(
+    handler: ModuleType, account: CloudAccount, shape: Any
+) -> None:
+    """AWS puts the token it verified in `token`; copies in headers, query string or MQTT
+    username are not what it verified, so they never count."""
+    token = account.registry.register(BOARD, "user").token
+    event = shape(token, with_token_field=False)
+    assert "token" not in event
+    assert handler.lambda_handler(event, Context()) == {"isAuthenticated": False}
+
+
+@pytest.mark.parametrize("shape", [header_event, query_event, mqtt_event])
+def test_only_the_verified_token_counts(
+    handler: ModuleType, account: CloudAccount, shape: Any
+) -> None:
+    """A request carrying another device's token beside the verified one gets the verified
+    token's device: the other copy is never read."""
+    board = account.registry.register(BOARD, "user").token
+    bridge = account.registry.register(BRIDGE, "user", kind="bridge").token
+    event = shape(bridge)  # the request's own copies: the bridge's token
+    event["token"] = board  # what AWS verified
+    assert_authenticated(handler.lambda_handler(event, Context()), BOARD)
+    event["token"] = "never-registered-token-0123456789"
     assert handler.lambda_handler(event, Context()) == {"isAuthenticated": False}
 
 
@@ -331,6 +391,21 @@ def test_item_of_unknown_kind_is_refused(handler: ModuleType, account: CloudAcco
         Item={"device_id": "NOTAMAC", "token": token, "status": "active", "kind": "board"}
     )
     assert handler.lambda_handler(header_event(token), Context()) == {"isAuthenticated": False}
+
+
+@pytest.mark.parametrize("kind", ["board", "bridge"])
+def test_device_id_with_a_trailing_newline_is_refused(
+    handler: ModuleType, account: CloudAccount, kind: str
+) -> None:
+    """`^...$` with `re.match` accepts "<id>\n"; every id check is a fullmatch."""
+    table = handler._table()
+    token = "N" * 32
+    device_id = f"{BOARD if kind == 'board' else BRIDGE}\n"
+    table.put_item(Item={"device_id": device_id, "token": token, "status": "active", "kind": kind})
+    assert handler.lambda_handler(header_event(token), Context()) == {"isAuthenticated": False}
+    assert not handler.PRINCIPAL_ID.fullmatch(device_id) and handler.PRINCIPAL_ID.match(
+        device_id.rstrip("\n")
+    )
 
 
 def test_tokens_never_reach_the_logs(

@@ -103,6 +103,9 @@ def test_unknown_device(registry: DeviceRegistry) -> None:
         ("konnected/+/#", "bridge"),
         ("a" * 129, "bridge"),
         (BOARD, "camera"),
+        # `re.match` with `^...$` lets a trailing newline through; fullmatch does not.
+        (f"{BOARD}\n", "board"),
+        ("bridge0123\n", "bridge"),
     ],
 )
 def test_invalid_device_ids_are_refused(
@@ -117,8 +120,9 @@ def test_invalid_device_ids_are_refused(
 def test_other_operations_validate_ids(registry: DeviceRegistry) -> None:
     """get, rotate, revoke and delete refuse malformed ids too."""
     for operation in (registry.get, registry.rotate_token, registry.revoke, registry.delete):
-        with pytest.raises(InvalidDeviceIdError):
-            operation("konnected/#")
+        for device_id in ("konnected/#", f"{BOARD}\n"):
+            with pytest.raises(InvalidDeviceIdError):
+                operation(device_id)
 
 
 def test_reprs_hide_tokens(registry: DeviceRegistry) -> None:

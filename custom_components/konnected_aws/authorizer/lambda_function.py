@@ -5,9 +5,11 @@ standard library only, one file (`lambda_function.lambda_handler`).
 
 What AWS IoT sends: token signing is enabled, so before calling this function AWS checks the
 RSA-SHA256 signature of the token (token key name `Token`) against the authorizer's public
-key and passes the outcome as `signatureVerified`. The token itself is in `token`; the raw
-request is in `protocolData` (`http.headers`, `http.queryString`, `mqtt.username`, ...). The
-token is read from `token`, falling back to the request data when that field is missing.
+key and passes the outcome as `signatureVerified`, and the token it checked as `token`
+(https://docs.aws.amazon.com/iot/latest/developerguide/custom-auth-lambda.html). Only that
+field is used: the raw request in `protocolData` (headers, query string, MQTT username) may
+hold other, unverified copies of a `Token` (a second header, a second query parameter), so it
+is never read. No `token` field: refused.
 
 The decision: a verified signature, a token found in the device table (`DEVICE_TABLE`, GSI
 `token-index`, then re-read consistently from the table so a revocation counts at once) and
@@ -21,8 +23,10 @@ Policies (docs/architecture.md), scoped to the account and region the function r
   src/lfs/mqtt_ws.lua, the fixed CONNECT packet sent on `connection`), so AWS IoT assigns a
   random one and no fixed `client/<id>` can be named; the board may connect with any client id
   except the bridge's prefix, so a board's token can never take over Home Assistant's session.
-- bridge: connect only as `konnected-bridge-<id>`; subscribe/receive every board's topics and
-  the presence events; publish to board topics (commands).
+- bridge: connect only as `konnected-bridge-<id>-<suffix>` (Home Assistant appends a random
+  suffix per run, so two installations restored from one backup do not take each other's
+  session over and over); subscribe/receive every board's topics and the presence events;
+  publish to board topics (commands). Boards are denied every `konnected-bridge-*` client id.
 Both: disconnect after 24 h, refresh (re-authorize) every 6 h.
 """
 
@@ -33,7 +37,6 @@ import logging
 import os
 import re
 from typing import Any
-from urllib.parse import parse_qs
 
 import boto3
 
@@ -41,15 +44,15 @@ LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
 
 TOKEN_INDEX = "token-index"
-TOKEN_KEY_NAME = "token"  # the authorizer's token key name `Token`, compared case-insensitively
 DISCONNECT_AFTER_SECONDS = 86400
 REFRESH_AFTER_SECONDS = 21600
 BRIDGE_CLIENT_PREFIX = "konnected-bridge-"
+# Every check is a `fullmatch`: with `re.match`, `$` also matches before a trailing newline.
 # Tokens are URL-safe base64 (cloud/signing.py); anything else is refused before any lookup.
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,512}$")
+TOKEN = re.compile(r"[A-Za-z0-9_-]{16,512}")
 # principalId must be alphanumeric, 1-128 characters (AWS IoT limit).
-PRINCIPAL_ID = re.compile(r"^[A-Za-z0-9]{1,128}$")
-BOARD_ID = re.compile(r"^[0-9a-f]{12}$")
+PRINCIPAL_ID = re.compile(r"[A-Za-z0-9]{1,128}")
+BOARD_ID = re.compile(r"[0-9a-f]{12}")
 MAX_POLICY_DOCUMENTS = 10
 MAX_POLICY_LENGTH = 2048
 
@@ -98,12 +101,16 @@ def board_policy(arn: str, device_id: str) -> dict[str, Any]:
 
 
 def bridge_policy(arn: str, device_id: str) -> dict[str, Any]:
-    """What the Home Assistant bridge may do: all boards' topics, one client id."""
+    """What the Home Assistant bridge may do: all boards' topics, its own client ids.
+
+    `<id>-*`: ids are alphanumeric, so the dash ends the id and one bridge's pattern never
+    covers another bridge's client ids.
+    """
     return {
         "Version": "2012-10-17",
         "Statement": [
             _statement(
-                "Allow", ["iot:Connect"], [f"{arn}:client/{BRIDGE_CLIENT_PREFIX}{device_id}"]
+                "Allow", ["iot:Connect"], [f"{arn}:client/{BRIDGE_CLIENT_PREFIX}{device_id}-*"]
             ),
             _statement(
                 "Allow",
@@ -123,37 +130,10 @@ def bridge_policy(arn: str, device_id: str) -> dict[str, Any]:
 POLICIES = {"board": board_policy, "bridge": bridge_policy}
 
 
-def _from_query(query: Any) -> str | None:
-    """The token parameter of a query string (`a=b&Token=...`, a leading `?` allowed)."""
-    if not isinstance(query, str):
-        return None
-    for name, values in parse_qs(query.lstrip("?"), keep_blank_values=True).items():
-        if name.lower() == TOKEN_KEY_NAME and values:
-            return values[0]
-    return None
-
-
-def _token_of(event: dict[str, Any]) -> str | None:
-    """The token AWS extracted, else the one in the request (headers, query, MQTT username)."""
+def _verified_token(event: dict[str, Any]) -> str | None:
+    """The token whose signature AWS verified: the event's `token` field, nothing else."""
     token = event.get("token")
-    if token is None:
-        protocol_data = event.get("protocolData")
-        protocol_data = protocol_data if isinstance(protocol_data, dict) else {}
-        http = protocol_data.get("http")
-        http = http if isinstance(http, dict) else {}
-        headers = http.get("headers")
-        if isinstance(headers, dict):
-            token = next(
-                (value for name, value in headers.items() if str(name).lower() == TOKEN_KEY_NAME),
-                None,
-            )
-        if token is None:
-            token = _from_query(http.get("queryString"))
-        mqtt = protocol_data.get("mqtt")
-        username = mqtt.get("username") if isinstance(mqtt, dict) else None
-        if token is None and isinstance(username, str) and "?" in username:
-            token = _from_query(username.split("?", 1)[1])
-    if isinstance(token, str) and TOKEN.match(token):
+    if isinstance(token, str) and TOKEN.fullmatch(token):
         return token
     return None
 
@@ -171,7 +151,7 @@ def _lookup(token: str) -> dict[str, Any] | None:
     if len(items) != 1:  # a token must identify exactly one device
         return None
     device_id = items[0].get("device_id")
-    if not isinstance(device_id, str) or not PRINCIPAL_ID.match(device_id):
+    if not isinstance(device_id, str) or not PRINCIPAL_ID.fullmatch(device_id):
         return None
     # The index lags the table by up to a second: a revoked or rotated token must not pass.
     item = _table().get_item(Key={"device_id": device_id}, ConsistentRead=True).get("Item")
@@ -182,7 +162,7 @@ def _within_limits(response: dict[str, Any]) -> bool:
     """AWS IoT refuses responses outside its limits; check them here and deny instead."""
     documents = response["policyDocuments"]
     return (
-        bool(PRINCIPAL_ID.match(response["principalId"]))
+        bool(PRINCIPAL_ID.fullmatch(response["principalId"]))
         and 1 <= len(documents) <= MAX_POLICY_DOCUMENTS
         and all(len(document) <= MAX_POLICY_LENGTH for document in documents)
         and 300 <= response["refreshAfterInSeconds"] <= 86400
@@ -194,7 +174,7 @@ def authorize(event: Any, context: Any) -> dict[str, Any]:
     """The decision; may raise, `lambda_handler` turns that into a denial."""
     if not isinstance(event, dict) or event.get("signatureVerified") is not True:
         return _deny()
-    token = _token_of(event)
+    token = _verified_token(event)
     if token is None:
         return _deny()
     item = _lookup(token)
@@ -205,8 +185,8 @@ def authorize(event: Any, context: Any) -> dict[str, Any]:
     policy = POLICIES.get(kind)
     if (
         policy is None
-        or not PRINCIPAL_ID.match(device_id)
-        or (kind == "board" and not BOARD_ID.match(device_id))
+        or not PRINCIPAL_ID.fullmatch(device_id)
+        or (kind == "board" and not BOARD_ID.fullmatch(device_id))
     ):
         return _deny()
     response = {

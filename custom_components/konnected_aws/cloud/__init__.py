@@ -11,14 +11,15 @@ from .account import (
     AwsCredentials,
     CloudAccount,
     ProgressCallback,
-    ResourceNames,
     SetupStep,
     StepState,
     progress_fraction,
 )
+from .policies import AccountIdentity, PolicyDocument, ResourceNames
 from .registry import DeviceCredentials, DeviceKind, DeviceRecord, DeviceRegistry
 
 __all__ = [
+    "AccountIdentity",
     "AccountResources",
     "AwsCredentials",
     "CloudAccount",
@@ -26,6 +27,7 @@ __all__ = [
     "DeviceKind",
     "DeviceRecord",
     "DeviceRegistry",
+    "PolicyDocument",
     "ProgressCallback",
     "ResourceNames",
     "SetupStep",

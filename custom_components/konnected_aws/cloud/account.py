@@ -1,9 +1,11 @@
 """Idempotent setup of everything the IoT custom authorizer needs in the user's account.
 
 `CloudAccount.ensure` creates what is missing and repairs what drifted, step by step, and
-changes nothing when all is in place; a run that failed midway is completed by the next.
-`teardown` removes it all again. Every method blocks (boto3): Home Assistant runs them in
-its executor.
+changes nothing else when all is in place; a run that failed midway is completed by the next.
+`teardown` removes it all again. Both run with SETUP credentials that Home Assistant never
+stores; `ensure` hands back a fresh access key of the RUN-TIME user, which is what Home
+Assistant keeps (policies.py says who may do what). Every method blocks (boto3): Home
+Assistant runs them in its executor.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -28,8 +31,19 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ._boto import client_options, error_code, error_message, translated_errors
-from .errors import CloudError
-from .registry import TOKEN_INDEX, DeviceRegistry
+from .errors import CloudError, InvalidCredentialsError, MissingPermissionError
+from .policies import (
+    TOKEN_INDEX,
+    AccountIdentity,
+    PolicyDocument,
+    ResourceArns,
+    ResourceNames,
+    authorizer_role_policy,
+    authorizer_trust_policy,
+    runtime_policy,
+    setup_policy,
+)
+from .registry import DeviceRegistry
 from .signing import generate_key_pair, public_key_of
 
 LAMBDA_SOURCE: Final = Path(__file__).parent.parent / "authorizer" / "lambda_function.py"
@@ -44,6 +58,9 @@ IOT_PRINCIPAL: Final = "iot.amazonaws.com"
 ROLE_PROPAGATION_RETRIES: Final = 10
 # Table creation, index creation and Lambda updates are polled this often (1 s apart).
 WAIT_ATTEMPTS: Final = 120
+# A new access key (and a new user policy) takes a few seconds to work everywhere in IAM:
+# try the run-time key this many times, waiting 2, 4, ... 10 s (about 70 s in all).
+RUNTIME_KEY_ATTEMPTS: Final = 10
 
 
 class SetupStep(StrEnum):
@@ -55,7 +72,10 @@ class SetupStep(StrEnum):
     FUNCTION = "function"
     PERMISSION = "permission"
     AUTHORIZER = "authorizer"
+    RUNTIME_USER = "runtime_user"
     ENDPOINT = "endpoint"
+    # Last, so no later step can fail and lose the new key; always CHANGED (a fresh key).
+    RUNTIME_KEY = "runtime_key"
 
 
 class StepState(StrEnum):
@@ -91,23 +111,12 @@ class AwsCredentials:
 
 
 @dataclass(frozen=True, slots=True)
-class ResourceNames:
-    """Names of everything `ensure` creates (the defaults match docs/aws.md and template.yaml)."""
-
-    table: str = "konnected-aws-devices"
-    private_key_parameter: str = "/konnected-aws/authorizer/private-key"
-    public_key_parameter: str = "/konnected-aws/authorizer/public-key"
-    role: str = "konnected-aws-authorizer"
-    role_policy: str = "konnected-aws-authorizer"
-    function: str = "konnected-aws-authorizer"
-    authorizer: str = "konnected-aws"
-    signing_key: str = "konnected-aws-key"
-    invoke_statement: str = "konnected-aws-iot-invoke"
-
-
-@dataclass(frozen=True, slots=True)
 class AccountResources:
-    """What `ensure` found or made; `changed` lists the steps that changed something."""
+    """What `ensure` found or made; `changed` lists the steps that changed something.
+
+    `runtime_credentials` is the fresh access key of the run-time user (`runtime_user_arn`):
+    the only key Home Assistant stores. Its repr hides the secret.
+    """
 
     account_id: str
     region: str
@@ -117,25 +126,14 @@ class AccountResources:
     table_name: str
     function_arn: str
     private_key_parameter: str
+    runtime_user_arn: str
+    runtime_credentials: AwsCredentials
     changed: tuple[SetupStep, ...] = field(default=())
 
     @property
     def websocket_url(self) -> str:
         """The MQTT-over-WebSocket URL boards and the bridge connect to."""
         return f"wss://{self.iot_endpoint}/mqtt"
-
-
-@dataclass(frozen=True, slots=True)
-class _Identity:
-    """Who the credentials are, and the ARN prefixes that follow from it."""
-
-    account_id: str
-    partition: str
-    region: str
-
-    def arn(self, service: str, resource: str) -> str:
-        """A regional ARN in this account."""
-        return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{resource}"
 
 
 def lambda_package(source: Path | None = None) -> tuple[bytes, str]:
@@ -152,19 +150,6 @@ def lambda_package(source: Path | None = None) -> tuple[bytes, str]:
         archive.writestr(info, (source or LAMBDA_SOURCE).read_bytes())
     package = buffer.getvalue()
     return package, base64.b64encode(hashlib.sha256(package).digest()).decode()
-
-
-def _trust_policy() -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
 
 
 def _as_document(policy: Any) -> Any:
@@ -196,7 +181,11 @@ def _not_found(err: ClientError, *codes: str) -> bool:
 
 
 class CloudAccount:
-    """One AWS account and region, reached with the user's access key."""
+    """One AWS account and region, reached with one access key.
+
+    With the SETUP credentials: `ensure`, `teardown`. With the RUN-TIME key Home Assistant
+    stores: `verify`, `load_private_key`, `iot_endpoint`, `registry`.
+    """
 
     def __init__(
         self,
@@ -248,14 +237,33 @@ class CloudAccount:
 
         Raises InvalidCredentialsError, MissingPermissionError, ThrottledError or CloudError.
         """
-        return self._identity().account_id
+        return self.identity().account_id
 
-    def _identity(self) -> _Identity:
+    def identity(self) -> AccountIdentity:
+        """Account, partition and region of the credentials (for ARNs and policy documents).
+
+        Raises like `verify` (`sts:GetCallerIdentity` needs no permission).
+        """
         with translated_errors("Checking the credentials"):
             identity = self.client("sts").get_caller_identity()
         arn = str(identity.get("Arn", ""))
         partition = arn.split(":")[1] if arn.count(":") >= 5 else "aws"
-        return _Identity(str(identity["Account"]), partition or "aws", self.credentials.region)
+        return AccountIdentity(
+            str(identity["Account"]), partition or "aws", self.credentials.region
+        )
+
+    def setup_policy_document(self, identity: AccountIdentity) -> PolicyDocument:
+        """The IAM policy the setup credentials need for `ensure` and `teardown`."""
+        return setup_policy(self.names, identity)
+
+    def runtime_policy_document(self, identity: AccountIdentity) -> PolicyDocument:
+        """The IAM policy of the run-time user, whose key Home Assistant stores."""
+        return runtime_policy(self.names, identity)
+
+    def iot_endpoint(self) -> str:
+        """The account's `iot:Data-ATS` endpoint host (run-time right `iot:DescribeEndpoint`)."""
+        with translated_errors("Finding the IoT endpoint"):
+            return self._describe_endpoint()[1]
 
     def load_private_key(self) -> bytes:
         """The authorizer's private key (PEM) from SSM, decrypted. Never log it."""
@@ -280,7 +288,8 @@ class CloudAccount:
         Raises the same errors as `verify`; a step that fails reports FAILED and raises, and the
         next run picks up where it stopped.
         """
-        identity = self._identity()
+        identity = self.identity()
+        arns = ResourceArns(self.names, identity)
         changed: list[SetupStep] = []
 
         def run[T](step: SetupStep, action: Callable[[], tuple[bool, T]]) -> T:
@@ -299,23 +308,26 @@ class CloudAccount:
                 progress(step, StepState.CHANGED if step_changed else StepState.UNCHANGED)
             return value
 
-        authorizer_arn = identity.arn("iot", f"authorizer/{self.names.authorizer}")
         public_pem = run(SetupStep.KEY_PAIR, self._ensure_key_pair)
         run(SetupStep.DEVICE_TABLE, self._ensure_table)
         role_arn = run(SetupStep.ROLE, lambda: self._ensure_role(identity))
         function_arn = run(SetupStep.FUNCTION, lambda: self._ensure_function(role_arn))
-        run(SetupStep.PERMISSION, lambda: self._ensure_permission(authorizer_arn))
+        run(SetupStep.PERMISSION, lambda: self._ensure_permission(arns.authorizer))
         run(SetupStep.AUTHORIZER, lambda: self._ensure_authorizer(function_arn, public_pem))
+        user_arn = run(SetupStep.RUNTIME_USER, lambda: self._ensure_runtime_user(identity))
         endpoint = run(SetupStep.ENDPOINT, self._describe_endpoint)
+        runtime_credentials = run(SetupStep.RUNTIME_KEY, self._issue_runtime_key)
         return AccountResources(
             account_id=identity.account_id,
             region=self.credentials.region,
             iot_endpoint=endpoint,
             authorizer_name=self.names.authorizer,
-            authorizer_arn=authorizer_arn,
+            authorizer_arn=arns.authorizer,
             table_name=self.names.table,
             function_arn=function_arn,
             private_key_parameter=self.names.private_key_parameter,
+            runtime_user_arn=user_arn,
+            runtime_credentials=runtime_credentials,
             changed=tuple(changed),
         )
 
@@ -441,30 +453,10 @@ class CloudAccount:
 
         self._wait(active, f"the table {self.names.table} to become active")
 
-    def _role_policy(self, identity: _Identity) -> dict[str, Any]:
-        """Least privilege: read this table's items by token, write this function's logs."""
-        table_arn = identity.arn("dynamodb", f"table/{self.names.table}")
-        log_group = identity.arn("logs", f"log-group:/aws/lambda/{self.names.function}")
-        return {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": "dynamodb:Query",
-                    "Resource": f"{table_arn}/index/{TOKEN_INDEX}",
-                },
-                {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": table_arn},
-                {
-                    "Effect": "Allow",
-                    "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                    "Resource": [log_group, f"{log_group}:*"],
-                },
-            ],
-        }
-
-    def _ensure_role(self, identity: _Identity) -> tuple[bool, str]:
+    def _ensure_role(self, identity: AccountIdentity) -> tuple[bool, str]:
         iam = self.client("iam")
         changed = False
+        trust = authorizer_trust_policy()
         try:
             role = iam.get_role(RoleName=self.names.role)["Role"]
         except ClientError as err:
@@ -472,16 +464,16 @@ class CloudAccount:
                 raise
             role = iam.create_role(
                 RoleName=self.names.role,
-                AssumeRolePolicyDocument=json.dumps(_trust_policy()),
+                AssumeRolePolicyDocument=json.dumps(trust),
                 Description="Konnected (AWS IoT) authorizer Lambda",
             )["Role"]
             changed = True
-        if not changed and _as_document(role.get("AssumeRolePolicyDocument")) != _trust_policy():
+        if not changed and _as_document(role.get("AssumeRolePolicyDocument")) != trust:
             iam.update_assume_role_policy(
-                RoleName=self.names.role, PolicyDocument=json.dumps(_trust_policy())
+                RoleName=self.names.role, PolicyDocument=json.dumps(trust)
             )
             changed = True
-        wanted = self._role_policy(identity)
+        wanted = authorizer_role_policy(self.names, identity)
         try:
             current = _as_document(
                 iam.get_role_policy(RoleName=self.names.role, PolicyName=self.names.role_policy)[
@@ -500,6 +492,81 @@ class CloudAccount:
             )
             changed = True
         return changed, str(role["Arn"])
+
+    def _ensure_runtime_user(self, identity: AccountIdentity) -> tuple[bool, str]:
+        """Home Assistant's own IAM user, with exactly the run-time policy inline."""
+        iam = self.client("iam")
+        changed = False
+        try:
+            user = iam.get_user(UserName=self.names.runtime_user)["User"]
+        except ClientError as err:
+            if not _not_found(err, "NoSuchEntity"):
+                raise
+            user = iam.create_user(UserName=self.names.runtime_user)["User"]
+            changed = True
+        wanted = runtime_policy(self.names, identity)
+        try:
+            current = _as_document(
+                iam.get_user_policy(
+                    UserName=self.names.runtime_user, PolicyName=self.names.runtime_policy
+                )["PolicyDocument"]
+            )
+        except ClientError as err:
+            if not _not_found(err, "NoSuchEntity"):
+                raise
+            current = None
+        if current != wanted:
+            iam.put_user_policy(
+                UserName=self.names.runtime_user,
+                PolicyName=self.names.runtime_policy,
+                PolicyDocument=json.dumps(wanted),
+            )
+            changed = True
+        return changed, str(user["Arn"])
+
+    def _issue_runtime_key(self) -> tuple[bool, AwsCredentials]:
+        """A fresh key for the run-time user; of the older ones only the newest is kept.
+
+        IAM allows two keys per user. Deleting all but the newest first leaves room for the
+        new key while the key Home Assistant is using right now keeps working until it
+        stores the new one; the next run deletes it. So at most two keys exist, and every
+        run rotates.
+        """
+        iam = self.client("iam")
+        user = self.names.runtime_user
+        keys = iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
+        for old in sorted(keys, key=lambda key: key["CreateDate"])[:-1]:
+            iam.delete_access_key(UserName=user, AccessKeyId=old["AccessKeyId"])
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        credentials = AwsCredentials(
+            access_key_id=str(key["AccessKeyId"]),
+            secret_access_key=str(key["SecretAccessKey"]),
+            region=self.credentials.region,
+        )
+        try:
+            self._wait_until_usable(credentials)
+        except CloudError:
+            # Nobody will ever see this key: do not leave it behind (best effort; the next
+            # run deletes it anyway, as an older key).
+            with suppress(ClientError):
+                iam.delete_access_key(UserName=user, AccessKeyId=credentials.access_key_id)
+            raise
+        return True, credentials
+
+    def _wait_until_usable(self, credentials: AwsCredentials) -> None:
+        """IAM is eventually consistent: the new key (and a new user policy) work after a few
+        seconds. Reading the private key with it proves both."""
+        runtime = CloudAccount(
+            credentials, names=self.names, endpoint_url=self._endpoint_url, sleep=self._sleep
+        )
+        for attempt in range(1, RUNTIME_KEY_ATTEMPTS + 1):
+            try:
+                runtime.load_private_key()
+                return
+            except (InvalidCredentialsError, MissingPermissionError):
+                if attempt == RUNTIME_KEY_ATTEMPTS:
+                    raise
+                self._sleep(min(2.0 * attempt, 10.0))
 
     def _ensure_function(self, role_arn: str) -> tuple[bool, str]:
         lambda_client = self.client("lambda")
@@ -670,13 +737,22 @@ class CloudAccount:
     def teardown(self) -> None:
         """Remove everything `ensure` created; missing pieces are skipped (idempotent).
 
-        Devices go with the table, so every token stops working. The function's CloudWatch log
-        group (made by Lambda, not by `ensure`) is left for the user.
+        The run-time user goes first, so Home Assistant's stored key stops working before
+        anything else. Devices go with the table, so every token stops working. The function's
+        CloudWatch log group (made by Lambda, not by `ensure`) is left for the user.
         """
         iot, lambda_client, iam = self.client("iot"), self.client("lambda"), self.client("iam")
         dynamodb, ssm = self.client("dynamodb"), self.client("ssm")
         names = self.names
         removals: list[tuple[str, Callable[[], Any]]] = [
+            ("run-time access keys", self._delete_runtime_keys),
+            (
+                "run-time user policy",
+                lambda: iam.delete_user_policy(
+                    UserName=names.runtime_user, PolicyName=names.runtime_policy
+                ),
+            ),
+            ("run-time user", lambda: iam.delete_user(UserName=names.runtime_user)),
             # AWS refuses to delete an ACTIVE authorizer.
             (
                 "authorizer",
@@ -702,3 +778,9 @@ class CloudAccount:
                         err, "ResourceNotFoundException", "NoSuchEntity", "ParameterNotFound"
                     ):
                         raise
+
+    def _delete_runtime_keys(self) -> None:
+        iam = self.client("iam")
+        user = self.names.runtime_user
+        for key in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]:
+            iam.delete_access_key(UserName=user, AccessKeyId=key["AccessKeyId"])

@@ -15,12 +15,13 @@ from botocore.exceptions import ClientError
 
 from ._boto import error_code, translated_errors
 from .errors import InvalidDeviceIdError, UnknownDeviceError
+from .policies import TOKEN_INDEX
 from .signing import new_token
 
-TOKEN_INDEX: Final = "token-index"
-BOARD_ID: Final = re.compile(r"^[0-9a-f]{12}$")
+# Always `fullmatch`: `re.match` with `$` lets a trailing newline through.
+BOARD_ID: Final = re.compile(r"[0-9a-f]{12}")
 # principalId limit of AWS IoT: alphanumeric, at most 128 characters.
-PRINCIPAL_ID: Final = re.compile(r"^[A-Za-z0-9]{1,128}$")
+PRINCIPAL_ID: Final = re.compile(r"[A-Za-z0-9]{1,128}")
 
 type DeviceKind = Literal["board", "bridge"]
 DEVICE_KINDS: Final = ("board", "bridge")
@@ -74,11 +75,11 @@ def check_device_id(device_id: str, kind: DeviceKind | None = None) -> None:
     """Boards are MACs (12 lowercase hex); any id must be a valid principal id (alphanumeric)."""
     if kind is not None and kind not in DEVICE_KINDS:
         raise InvalidDeviceIdError(f"Unknown device kind {kind!r} (board or bridge)")
-    if not isinstance(device_id, str) or not PRINCIPAL_ID.match(device_id):
+    if not isinstance(device_id, str) or not PRINCIPAL_ID.fullmatch(device_id):
         raise InvalidDeviceIdError(
             f"Not a valid device id (1-128 letters or digits): {device_id!r}"
         )
-    if kind == "board" and not BOARD_ID.match(device_id):
+    if kind == "board" and not BOARD_ID.fullmatch(device_id):
         raise InvalidDeviceIdError(
             f"Not a board id (the MAC as 12 lowercase hex characters): {device_id!r}"
         )
