@@ -239,12 +239,17 @@ async def test_reauth_and_reconfigure(hass: HomeAssistant, iot_emulator: IotEmul
             result["flow_id"], {"access_key_id": "AKIANEW", "secret_access_key": "wrong"}
         )
     assert result["errors"] == {"base": "invalid_auth"}
+    # A run-time key (e.g. from the CloudFormation stack) is checked and stored as it is.
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"access_key_id": "AKIANEW", "secret_access_key": "new-secret"}
+        result["flow_id"], {"key_kind": "runtime", "access_key_id": "AKIANEW", "secret_access_key": "new-secret"}
     )
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    await hass.async_block_till_done(wait_background_tasks=True)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"])
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     assert entry.data["access_key_id"] == "AKIANEW"
+    assert entry.data["key_source"] == "runtime"
     await hass.async_block_till_done()
 
     result = await hass.config_entries.flow.async_init(
@@ -264,7 +269,11 @@ async def test_reauth_and_reconfigure(hass: HomeAssistant, iot_emulator: IotEmul
     result = await hass.config_entries.flow.async_configure(result["flow_id"])
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
-    assert entry.data["access_key_id"] == "AKIANEWER"
+    # A setup key is used once: what is stored is the run-time key setup made for Home Assistant.
+    assert entry.data["access_key_id"] != "AKIANEWER"
+    assert "newer" not in entry.data.values()
+    assert entry.data["key_source"] == "setup"
+    assert entry.data["runtime_user_arn"].endswith(":user/konnected-aws-home-assistant")
     await hass.async_block_till_done()
 
 

@@ -15,6 +15,7 @@ import probatio as vol
 
 from homeassistant.config_entries import (
     SOURCE_IGNORE,
+    SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
     ConfigEntry,
     ConfigEntryState,
@@ -29,6 +30,8 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers import instance_id
 from homeassistant.helpers.selector import (
+    SelectSelector,
+    SelectSelectorConfig,
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
@@ -39,7 +42,6 @@ from .addresses import Address
 from .adoption import AdoptionError, async_adopt_board, async_read_board, async_reprovision_board
 from .board import BoardStatus, is_supported, zones_for_model
 from .cloud import (
-    AccountResources,
     AwsCredentials,
     CloudAccount,
     SetupStep,
@@ -60,7 +62,13 @@ from .const import (
     CONF_BLINK,
     CONF_IOT_ENDPOINT,
     CONF_IOT_URL,
+    CONF_KEY_KIND,
+    CONF_KEY_SOURCE,
     CONF_MODEL,
+    CONF_RUNTIME_USER_ARN,
+    DEFAULT_AUTHORIZER_NAME,
+    KEY_KIND_RUNTIME,
+    KEY_KIND_SETUP,
     CONF_REGION,
     CONF_SECRET_ACCESS_KEY,
     CONF_ZONES,
@@ -109,7 +117,10 @@ def cloud_account_for(data: Mapping[str, Any]) -> CloudAccount:
 def _account_schema(defaults: Mapping[str, Any], *, with_region: bool) -> vol.Schema:
     secret = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
     fields: dict[Any, Any] = {
-        vol.Required(CONF_ACCESS_KEY_ID, default=defaults.get(CONF_ACCESS_KEY_ID, "")): str,
+        vol.Required(CONF_KEY_KIND, default=KEY_KIND_SETUP): SelectSelector(
+            SelectSelectorConfig(options=[KEY_KIND_SETUP, KEY_KIND_RUNTIME], translation_key="key_kind")
+        ),
+        vol.Required(CONF_ACCESS_KEY_ID): str,
         vol.Required(CONF_SECRET_ACCESS_KEY): secret,
     }
     if with_region:
@@ -178,7 +189,7 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         """Start empty."""
         self._account_data: dict[str, Any] = {}
-        self._setup_task: asyncio.Task[AccountResources] | None = None
+        self._setup_task: asyncio.Task[None] | None = None
         self._setup_error: str | None = None
         self._discovered: tuple[BoardStatus, str, int] | None = None
         self._legacy_entry_id = ""
@@ -233,42 +244,68 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
             )
         task, self._setup_task = self._setup_task, None
         try:
-            resources = task.result()
+            task.result()
         except CloudError as err:
             LOGGER.warning("Setting up the AWS account failed: %s", err)
             self._setup_error = "permission" if isinstance(err, MissingPermissionError) else "cloud"
             return self.async_show_progress_done(next_step_id="setup_failed")
-        self._account_data.update(
-            {
-                CONF_IOT_ENDPOINT: resources.iot_endpoint,
-                CONF_AUTHORIZER_NAME: resources.authorizer_name,
-            }
-        )
         return self.async_show_progress_done(next_step_id="finish")
 
-    async def _async_setup_cloud(self) -> AccountResources:
-        account = cloud_account_for(self._account_data)
-        loop = self.hass.loop
+    async def _async_setup_cloud(self) -> None:
+        """Set the AWS side up with setup keys, or check run-time keys; then the bridge principal.
 
-        def progress(step: SetupStep, state: StepState) -> None:
-            loop.call_soon_threadsafe(self.async_update_progress, progress_fraction(step, state))
+        Setup keys are used for this step only: what is stored is the run-time key `ensure`
+        makes for Home Assistant, which can do nothing in IAM, Lambda or the IoT authorizer.
+        """
+        data = self._account_data
+        kind = data.pop(CONF_KEY_KIND, KEY_KIND_SETUP)
+        if kind == KEY_KIND_SETUP:
+            loop = self.hass.loop
 
-        resources = await self.hass.async_add_executor_job(account.ensure, progress)
-        bridge_id = self._account_data.get(CONF_BRIDGE_ID)
+            def progress(step: SetupStep, state: StepState) -> None:
+                loop.call_soon_threadsafe(self.async_update_progress, progress_fraction(step, state))
+
+            resources = await self.hass.async_add_executor_job(cloud_account_for(data).ensure, progress)
+            data.update(
+                {
+                    CONF_ACCESS_KEY_ID: resources.runtime_credentials.access_key_id,
+                    CONF_SECRET_ACCESS_KEY: resources.runtime_credentials.secret_access_key,
+                    CONF_RUNTIME_USER_ARN: resources.runtime_user_arn,
+                    CONF_KEY_SOURCE: KEY_KIND_SETUP,
+                    CONF_IOT_ENDPOINT: resources.iot_endpoint,
+                    CONF_AUTHORIZER_NAME: resources.authorizer_name,
+                }
+            )
+        else:
+            # Keys from the CloudFormation stack an administrator deployed: check they can run.
+            account = cloud_account_for(data)
+            endpoint = await self.hass.async_add_executor_job(account.iot_endpoint)
+            await self.hass.async_add_executor_job(account.load_private_key)
+            data.update(
+                {
+                    CONF_KEY_SOURCE: KEY_KIND_RUNTIME,
+                    CONF_IOT_ENDPOINT: endpoint,
+                    CONF_AUTHORIZER_NAME: data.get(CONF_AUTHORIZER_NAME) or DEFAULT_AUTHORIZER_NAME,
+                }
+            )
+        await self._async_register_bridge(cloud_account_for(data))
+
+    async def _async_register_bridge(self, account: CloudAccount) -> None:
+        """Home Assistant's own revocable principal, registered with the run-time key."""
+        data = self._account_data
+        bridge_id = data.get(CONF_BRIDGE_ID)
         record = None
         if bridge_id is not None:
             record = await self.hass.async_add_executor_job(account.registry.get, bridge_id)
-        if record is None or record.status != "active" or record.token != self._account_data.get(CONF_BRIDGE_TOKEN):
-            # The bridge gets its own revocable principal, like a board; a revoked or lost one
-            # is replaced (this is how the "bridge refused" repair is fixed).
+        if record is None or record.status != "active" or record.token != data.get(CONF_BRIDGE_TOKEN):
+            # A revoked or lost principal is replaced (how the "bridge refused" repair is fixed).
             bridge_id = bridge_id or f"bridge{secrets.token_hex(8)}"
             user_id = await instance_id.async_get(self.hass)
             credentials = await self.hass.async_add_executor_job(
                 account.registry.register, bridge_id, user_id, "bridge"
             )
-            self._account_data[CONF_BRIDGE_ID] = bridge_id
-            self._account_data[CONF_BRIDGE_TOKEN] = credentials.token
-        return resources
+            data[CONF_BRIDGE_ID] = bridge_id
+            data[CONF_BRIDGE_TOKEN] = credentials.token
 
     async def async_step_setup_failed(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Say why setting up AWS failed."""
@@ -279,6 +316,8 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
         data = self._account_data
         if self.source == SOURCE_RECONFIGURE:
             return self._async_update_account(self._get_reconfigure_entry(), data)
+        if self.source == SOURCE_REAUTH:
+            return self._async_update_account(self._get_reauth_entry(), data)
         return self.async_create_entry(
             title=f"AWS {data[CONF_ACCOUNT_ID]} ({data[CONF_REGION]})", data=data
         )
@@ -300,7 +339,7 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask for new keys of the same account."""
+        """The stored run-time key was refused: setup keys make a new one, or enter run-time keys."""
         entry = self._get_reauth_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -309,13 +348,17 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
             if not errors:
                 await self.async_set_unique_id(f"{account_id}_{data[CONF_REGION]}")
                 self._abort_if_unique_id_mismatch(reason="wrong_account")
-                return self._async_update_account(entry, data)
+                self._account_data = data
+                return await self.async_step_setup_cloud()
         secret = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
         return self.async_show_form(
             step_id="reauth_confirm",
             data_schema=vol.Schema(
                 {
-                    vol.Required(CONF_ACCESS_KEY_ID, default=entry.data[CONF_ACCESS_KEY_ID]): str,
+                    vol.Required(CONF_KEY_KIND, default=KEY_KIND_SETUP): SelectSelector(
+                        SelectSelectorConfig(options=[KEY_KIND_SETUP, KEY_KIND_RUNTIME], translation_key="key_kind")
+                    ),
+                    vol.Required(CONF_ACCESS_KEY_ID): str,
                     vol.Required(CONF_SECRET_ACCESS_KEY): secret,
                 }
             ),

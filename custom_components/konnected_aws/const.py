@@ -24,6 +24,14 @@ CONF_BRIDGE_TOKEN: Final = "bridge_token"
 CONF_ADVANCED: Final = "advanced"
 CONF_AWS_ENDPOINT_URL: Final = "aws_endpoint_url"
 CONF_IOT_URL: Final = "iot_url"
+# Which kind of key the form got: setup keys (used once, never stored) or run-time keys.
+CONF_KEY_KIND: Final = "key_kind"
+KEY_KIND_SETUP: Final = "setup"
+KEY_KIND_RUNTIME: Final = "runtime"
+# Where the stored run-time key came from: our setup (its IAM user) or the user's CloudFormation stack.
+CONF_KEY_SOURCE: Final = "key_source"
+CONF_RUNTIME_USER_ARN: Final = "runtime_user_arn"
+DEFAULT_AUTHORIZER_NAME: Final = "konnected-aws"
 
 # Subentry data (one board).
 SUBENTRY_BOARD: Final = "board"
