@@ -115,14 +115,15 @@ async def test_provision_with_pins_status_and_outputs(make_release: ReleaseFacto
                 await asyncio.sleep(0.02)
 
 
-async def test_provision_through_reboot_windows(make_release: ReleaseFactory) -> None:
-    """A 3.1.5 board in AWS mode that cannot connect, restarting as PUT /settings arrives: provisioned anyway.
+@pytest.mark.parametrize("release", RELEASES)
+async def test_provision_through_reboot_windows(make_release: ReleaseFactory, release: str) -> None:
+    """A board in AWS mode that cannot connect, restarting as PUT /settings arrives: provisioned anyway.
 
     The restart is scripted from outside the simulator (aws_iot.lua v3.0.0+ restarts 10 s after
     boot without an AWS IoT connection); the silent PUT of server_receiver.lua v3.1.1+ is covered
     in test_settings.py.
     """
-    board = await make_release("3.1.5")
+    board = await make_release(release)
     retries: list[float] = []
 
     async def sleep(seconds: float) -> None:
@@ -151,9 +152,10 @@ async def test_provision_through_reboot_windows(make_release: ReleaseFactory) ->
         assert board.sensors == [{"pin": 1}]
 
 
-async def test_unprovision_returns_to_rest_without_endpoint(make_release: ReleaseFactory) -> None:
-    """After removal the board has no endpoint and no zones, and stops connecting."""
-    board = await make_release("3.1.5")
+@pytest.mark.parametrize("release", RELEASES)
+async def test_unprovision_returns_to_rest_without_endpoint(make_release: ReleaseFactory, release: str) -> None:
+    """A board that cannot reach AWS, removed: no endpoint, no zones, and it stops connecting."""
+    board = await make_release(release)
     async with aiohttp.ClientSession() as session:
         client = fast_client(board, session)
         await client.provision(**provision_body())

@@ -31,7 +31,7 @@ SETTINGS_RETRY_FOR: Final = 30.0
 # How long the stored settings are awaited in `/status` once PUT /settings was answered (the board
 # restarts 2 s after answering, server_settings.lua, and is back within seconds).
 SETTINGS_CONFIRM_FOR: Final = 20.0
-SETTINGS_RETRY_INTERVAL: Final = 1.0
+SETTINGS_RETRY_INTERVAL: Final = 0.5
 _READ_CHUNK: Final = 4096
 
 # What `unprovision` sends: the state the firmware's own reset leaves (wipe.lua: settings `{}`, every
