@@ -135,3 +135,11 @@ async def test_firmware_framing_is_understood() -> None:
     assert parsed.sw_version == "2.3.2"
     assert parsed.settings == {}
     assert firmware_answer(b"").startswith(b"HTTP/1.1 200\r\n")
+
+
+@pytest.mark.parametrize("status", [400, 404, 500])
+async def test_error_statuses_are_response_errors(status: int) -> None:
+    """A failing handler (a Lua error in the firmware closes with nothing; others answer a status)."""
+    async with raw_server(answer_with(b"", status)) as server, aiohttp.ClientSession() as session:
+        with pytest.raises(BoardResponseError, match=f"HTTP {status}"):
+            await client(server.port, session).get_status()
