@@ -94,7 +94,8 @@ async def test_reports_commands_and_reconnect(plain_broker: PlainBroker) -> None
             await connection.send_command(BOARD, ActuatorCommand("out", 1, momentary_ms=500))
             async with asyncio.timeout(5):
                 async for message in board.messages:
-                    assert json.loads(message.payload) == {"zone": "out", "state": 1, "momentary": 500}
+                    expected = {"pin": 8, "state": 1, "momentary": 500, "times": 1, "pause": 1}
+                    assert json.loads(message.payload) == expected
                     break
 
         await plain_broker.stop()

@@ -88,19 +88,58 @@ def test_bad_or_foreign_messages_are_dropped(topic: str, payload: bytes) -> None
 
 
 def test_commands_match_the_firmware_switch_handler() -> None:
-    """Plain on/off, a pulse, and a repeating pattern."""
-    assert json.loads(ActuatorCommand("out", 1).payload()) == {"zone": "out", "state": 1}
+    """Pin-keyed (every release reads `pin`); a pulse always carries `times` and a non-zero `pause`."""
+    assert json.loads(ActuatorCommand("out", 1).payload()) == {"pin": 8, "state": 1}
+    assert json.loads(ActuatorCommand("3", 0).payload()) == {"pin": 5, "state": 0}
+    # A single pulse: without `times`, switch.lua would repeat forever (times = -1).
     assert json.loads(ActuatorCommand("1", 1, momentary_ms=500).payload()) == {
-        "zone": "1",
+        "pin": 1,
         "state": 1,
         "momentary": 500,
+        "times": 1,
+        "pause": 1,
     }
     assert json.loads(ActuatorCommand("2", 0, momentary_ms=100, times=-1, pause_ms=200).payload()) == {
-        "zone": "2",
+        "pin": 2,
         "state": 0,
         "momentary": 100,
         "times": -1,
         "pause": 200,
     }
-    # Repeat settings without a pulse mean nothing to the firmware and are left out.
-    assert json.loads(ActuatorCommand("2", 1, times=3).payload()) == {"zone": "2", "state": 1}
+    assert json.loads(ActuatorCommand("6", 1, momentary_ms=100, times=3, pause_ms=50).payload())["pin"] == 9
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"times": 3},  # repeat without a pulse
+        {"pause_ms": 100},
+        {"momentary_ms": 100, "pause_ms": 200},  # a pause without a repeat: endless on the board
+        {"momentary_ms": 100, "times": 3},  # a repeat without a pause: one pulse on the board
+        {"momentary_ms": 100, "times": 0},
+        {"momentary_ms": 0},
+    ],
+)
+def test_meaningless_commands_cannot_be_built(kwargs: dict[str, int]) -> None:
+    """Refused where the command is made, not silently trimmed."""
+    with pytest.raises(ValueError):
+        ActuatorCommand("out", 1, **kwargs)
+
+
+def test_command_for_an_unknown_zone_or_level_cannot_be_built() -> None:
+    """Only the seven ESP8266 zones and levels 0/1."""
+    with pytest.raises(ValueError):
+        ActuatorCommand("7", 1)
+    with pytest.raises(ValueError):
+        ActuatorCommand("out", -1)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"[" * 2000 + b"]" * 2000, b'{"zone":1,"state":1,"x":' + b"[" * 9 + b"]" * 9 + b"}"],
+    ids=["deep", "just-too-deep"],
+)
+def test_deeply_nested_report_is_dropped(payload: bytes) -> None:
+    """Within the size limit but nested beyond anything the firmware sends: dropped, no exception."""
+    assert len(payload) <= MAX_PAYLOAD_BYTES
+    assert parse_message(SENSOR_TOPIC, payload) is None

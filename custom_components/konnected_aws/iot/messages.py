@@ -12,7 +12,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ..board.models import zone_of
+from ..board.models import Pulse, switch_command, zone_of
+from ..board.wire import PayloadError, decode_json
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -143,9 +144,9 @@ def parse_message(topic: str, payload: bytes) -> BoardMessage | None:
         _LOGGER.debug("Dropping oversized message (%d bytes) on %s", len(payload), topic)
         return None
     try:
-        body = json.loads(payload)
-    except (UnicodeDecodeError, ValueError):
-        _LOGGER.debug("Dropping malformed JSON on %s", topic)
+        body = decode_json(payload, max_bytes=MAX_PAYLOAD_BYTES)
+    except PayloadError as err:
+        _LOGGER.debug("Dropping malformed message on %s: %s", topic, err)
         return None
     if not isinstance(body, dict):
         _LOGGER.debug("Dropping non-object JSON on %s", topic)
@@ -189,7 +190,12 @@ def _parse_report(device_id: str, topic: str, body: dict[str, Any]) -> BoardMess
 
 @dataclass(frozen=True, slots=True)
 class ActuatorCommand:
-    """What the firmware's switch handler accepts on the switch topic."""
+    """What the firmware's switch handler runs, sent on the board's switch topic.
+
+    `momentary_ms` unset: hold `state`. Set: a pulse of `times` pulses (unset: 1; -1: until the
+    next command) `pause_ms` apart (see board.models.Pulse). A meaningless combination raises
+    ValueError when the command is built.
+    """
 
     zone: str
     state: int
@@ -197,13 +203,20 @@ class ActuatorCommand:
     times: int | None = None
     pause_ms: int | None = None
 
+    def __post_init__(self) -> None:
+        """Check the pattern once, where the command is made."""
+        if self.momentary_ms is None and (self.times is not None or self.pause_ms is not None):
+            raise ValueError("times and pause only apply to a pulse (momentary_ms)")
+        switch_command(self.zone, self.state, self.pulse)
+
+    @property
+    def pulse(self) -> Pulse | None:
+        """The pattern, or None for a plain level."""
+        if self.momentary_ms is None:
+            return None
+        return Pulse(self.momentary_ms, 1 if self.times is None else self.times, self.pause_ms or 0)
+
     def payload(self) -> bytes:
-        """JSON the firmware decodes with sjson; absent fields are left out."""
-        body: dict[str, Any] = {"zone": self.zone, "state": self.state}
-        if self.momentary_ms is not None:
-            body["momentary"] = self.momentary_ms
-            if self.times is not None:
-                body["times"] = self.times
-            if self.pause_ms is not None:
-                body["pause"] = self.pause_ms
+        """JSON the firmware decodes with sjson (pin-keyed, see board.models.switch_command)."""
+        body = switch_command(self.zone, self.state, self.pulse)
         return json.dumps(body, separators=(",", ":")).encode()
