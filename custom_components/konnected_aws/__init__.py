@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import asyncio
 from urllib.parse import urlsplit
 
 from homeassistant.config_entries import SOURCE_SSDP
@@ -31,7 +32,7 @@ from .const import (
     LOGGER,
     SSDP_SEARCH_TARGET,
 )
-from .boards import async_sync_boards
+from .boards import async_reset_board, async_sync_boards
 from .hub import BoardState, KonnectedHub
 from .legacy import async_offer_legacy_boards
 from .orphans import OrphanRegistrations
@@ -193,11 +194,13 @@ async def async_remove_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) -
     left_over = await orphans.async_ids()
     await orphans.async_remove_store()
     cloud = cloud_account_for(entry.data)
-    for device_id in [entry.data[CONF_BRIDGE_ID], *(info.board_id for info in adopted_boards(entry)), *left_over]:
+    boards = adopted_boards(entry)
+    for device_id in [entry.data[CONF_BRIDGE_ID], *(info.board_id for info in boards), *left_over]:
         try:
             await hass.async_add_executor_job(cloud.registry.delete, device_id)
         except CloudError as err:
             LOGGER.warning("Could not remove %s from AWS: %s", device_id, err)
+    await asyncio.gather(*(async_reset_board(hass, info) for info in boards))
 
 
 def _async_remove_stale_devices(

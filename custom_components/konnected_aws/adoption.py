@@ -12,7 +12,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import instance_id
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-from .board import BoardClient, BoardError, BoardStatus
+from .board import (
+    BoardClient,
+    BoardError,
+    BoardLockedError,
+    BoardSettingsNotStoredError,
+    BoardStatus,
+)
 from .cloud.errors import CloudError
 from .cloud.signing import sign_token
 from .const import (
@@ -45,6 +51,12 @@ class AdoptionError(Exception):
 def board_client(hass: HomeAssistant, host: str, port: int) -> BoardClient:
     """A client for a board on the local network, on Home Assistant's shared session."""
     return BoardClient(host, port, async_get_clientsession(hass))
+
+
+def check_supported(status: BoardStatus) -> None:
+    """Refuse boards this integration cannot run (firmware before 2.3.2, unknown, the Pro)."""
+    if status.support_problem is not None:
+        raise AdoptionError(status.support_problem)
 
 
 async def async_read_board(hass: HomeAssistant, host: str, port: int) -> BoardStatus:
@@ -97,6 +109,11 @@ async def _async_provision(
             blink=blink,
             **settings,
         )
+    except BoardLockedError as err:
+        raise AdoptionError("board_locked") from err
+    except BoardSettingsNotStoredError as err:
+        LOGGER.debug("Board %s did not keep its settings: %s", board_id, err)
+        raise AdoptionError("settings_not_stored") from err
     except BoardError as err:
         LOGGER.debug("Provisioning board %s failed: %s", board_id, err)
         raise AdoptionError("provision_failed") from err
@@ -113,6 +130,7 @@ async def async_adopt_board(
     blink: bool,
 ) -> dict[str, Any]:
     """Register, provision and wait for the board; returns the subentry data."""
+    check_supported(status)
     runtime = entry.runtime_data
     registry = runtime.cloud.registry
     board_id = status.board_id
@@ -125,13 +143,12 @@ async def async_adopt_board(
 
     hub = runtime.hub
     hub.track_board(board_id)
-    # Listen before provisioning: the board may report within seconds of rebooting.
-    first_report = hass.async_create_task(
-        hub.async_wait_for_first_report(board_id, BOARD_ONLINE_TIMEOUT), eager_start=True
-    )
+    # Listen before provisioning (the board may report within seconds of restarting); the
+    # deadline counts from when the board confirmed its settings (retries can take a while).
+    first_report = hub.async_expect_report(board_id)
     try:
         await _async_provision(hass, entry, host, port, board_id, credentials.token, zones, blink=blink)
-        if not await first_report:
+        if not await hub.async_wait_for_report(board_id, first_report, BOARD_ONLINE_TIMEOUT):
             raise AdoptionError("board_not_online")
     except BaseException:
         first_report.cancel()

@@ -9,10 +9,16 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+
+from .board import BoardClient, BoardError, BoardLockedError
 
 from .const import DOMAIN, LOGGER
 from .orphans import async_remove_from_aws
+
+# How long a removal keeps trying to reach a board that restarts every few seconds.
+RESET_RETRY_FOR = 20.0
 from .runtime import BoardInfo, KonnectedConfigEntry, adopted_boards
 
 
@@ -110,4 +116,39 @@ async def _async_remove_board(hass: HomeAssistant, entry: KonnectedConfigEntry, 
     runtime.hub.forget_board(info.board_id)
     del runtime.boards[info.board_id]
     await async_remove_from_aws(hass, entry, info.board_id)
+    # Resetting the board can take a while (it restarts while it cannot reach AWS).
+    entry.async_create_background_task(hass, async_reset_board(hass, info), f"{DOMAIN} reset {info.board_id}")
+
+
+async def async_reset_board(hass: HomeAssistant, info: BoardInfo) -> None:
+    """Return a removed board to factory settings, so it stops connecting and restarting.
+
+    A board that cannot be reached or is locked gets a repair issue saying how to reset it.
+    """
+    client = BoardClient(
+        info.host,
+        info.port,
+        async_get_clientsession(hass),
+        settings_retry_for=RESET_RETRY_FOR,
+        settings_confirm_for=RESET_RETRY_FOR,
+    )
+    try:
+        await client.unprovision()
+    except BoardLockedError:
+        reason = "its settings are locked"
+    except BoardError as err:
+        LOGGER.debug("Resetting board %s failed: %s", info.board_id, err)
+        reason = "it did not answer"
+    else:
+        LOGGER.info("Board %s is back to factory settings", info.board_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        f"board_not_reset_{info.board_id}",
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="board_not_reset",
+        translation_placeholders={"name": info.title, "reason": reason},
+    )
 

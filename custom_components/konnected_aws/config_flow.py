@@ -39,8 +39,14 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.service_info.ssdp import SsdpServiceInfo
 
 from .addresses import Address
-from .adoption import AdoptionError, async_adopt_board, async_read_board, async_reprovision_board
-from .board import BoardStatus, is_supported, zones_for_model
+from .adoption import (
+    AdoptionError,
+    async_adopt_board,
+    async_read_board,
+    async_reprovision_board,
+    check_supported,
+)
+from .board import BoardStatus, find_board_port, is_supported, zones_for_model
 from .cloud import (
     AwsCredentials,
     CloudAccount,
@@ -403,6 +409,8 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
             status = await async_read_board(self.hass, host, port)
         except AdoptionError:
             return self.async_abort(reason="cannot_connect")
+        if status.support_problem is not None:
+            return self.async_abort(reason=status.support_problem)
         await self.async_set_unique_id(status.board_id)
         if _async_update_known_board(self.hass, status.board_id, host, port):
             return self.async_abort(reason="already_configured")
@@ -631,9 +639,16 @@ class BoardSubentryFlow(ConfigSubentryFlow):
             return self.async_abort(reason="account_not_loaded")
         errors: dict[str, str] = {}
         if user_input is not None:
-            host, port = user_input[CONF_HOST].strip(), int(user_input[CONF_PORT])
+            host = user_input[CONF_HOST].strip()
+            port: int | None = user_input.get(CONF_PORT)
+            if port is None:
+                # Legacy boards listen on 8000 + chip id / 1000; the board itself says which.
+                port = await find_board_port(host)
             try:
+                if port is None:
+                    raise AdoptionError("port_not_found")
                 status = await async_read_board(self.hass, host, port)
+                check_supported(status)
             except AdoptionError as err:
                 errors["base"] = err.reason
             else:
@@ -648,7 +663,7 @@ class BoardSubentryFlow(ConfigSubentryFlow):
                 vol.Schema(
                     {
                         vol.Required(CONF_HOST): str,
-                        vol.Required(CONF_PORT): vol.All(vol.Coerce(int), vol.Range(min=1, max=65535)),
+                        vol.Optional(CONF_PORT): vol.All(vol.Coerce(int), vol.Range(min=1, max=65535)),
                     }
                 ),
                 user_input,

@@ -245,12 +245,21 @@ class KonnectedHub:
         board.last_seen = dt_util.utcnow()
         self._notify(board_id, None if self._availability_changed(board) else levels)
 
-    async def async_wait_for_first_report(self, board_id: str, timeout: float) -> bool:
-        """Wait until anything arrives from the board through AWS IoT."""
+    @callback
+    def async_expect_report(self, board_id: str) -> asyncio.Future[None]:
+        """A future resolved by the next report from the board through AWS IoT.
+
+        Made before provisioning (the board may report within seconds of restarting), awaited
+        with `async_wait_for_report` once provisioning is done.
+        """
         future = self._first_report.get(board_id)
         if future is None or future.done():
             future = self.hass.loop.create_future()
             self._first_report[board_id] = future
+        return future
+
+    async def async_wait_for_report(self, board_id: str, future: asyncio.Future[None], timeout: float) -> bool:
+        """Wait (bounded) for a future from `async_expect_report`."""
         try:
             async with asyncio.timeout(timeout):
                 await asyncio.shield(future)
@@ -260,6 +269,10 @@ class KonnectedHub:
             if self._first_report.get(board_id) is future:
                 del self._first_report[board_id]
         return True
+
+    async def async_wait_for_first_report(self, board_id: str, timeout: float) -> bool:
+        """Wait until anything arrives from the board through AWS IoT."""
+        return await self.async_wait_for_report(board_id, self.async_expect_report(board_id), timeout)
 
     async def async_send_command(self, board_id: str, command: ActuatorCommand) -> None:
         """Send an actuator command through AWS IoT."""

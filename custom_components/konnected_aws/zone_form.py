@@ -24,7 +24,7 @@ from homeassistant.helpers.selector import (
 )
 
 from .const import CONF_BLINK
-from .zones import DEFAULT_POLL_INTERVAL_MINUTES, ZoneConfig, ZoneType
+from .zones import DEFAULT_POLL_INTERVAL_MINUTES, ZoneConfig, ZoneType, pulse_errors
 
 ZONE_TYPES: Final = [str(zone_type) for zone_type in ZoneType]
 BINARY_DEVICE_CLASSES: Final = sorted(str(device_class) for device_class in BinarySensorDeviceClass)
@@ -146,29 +146,26 @@ def _output_from_form(name: str | None, form: Mapping[str, Any]) -> tuple[ZoneCo
     """An output: steady (no pulse length) or pulsed `repeat` times with `pause` between pulses.
 
     The firmware pulses forever when a pulse has no count (switch.lua), so a count is always kept,
-    and combinations that mean nothing are refused rather than guessed.
+    and combinations that mean nothing are refused (zones.pulse_errors) rather than guessed.
     """
     momentary = int(form.get("momentary_ms") or 0)
     pause = int(form.get("pause_ms") or 0)
     repeat = int(form.get("repeat", 1))
     trigger = int(form.get("trigger", "1"))
-    error: str | None = None
-    if not momentary:
-        if pause or repeat not in (0, 1):
-            error = "pulse_needs_length"
-        return ZoneConfig(type=ZoneType.SWITCH, name=name, trigger=trigger), error
     if repeat == 0:
-        error = "pulse_count_zero"
-    elif repeat != 1 and not pause:
-        error = "repeat_needs_pause"
+        return ZoneConfig(type=ZoneType.SWITCH, name=name, trigger=trigger), "repeat_invalid"
+    if errors := pulse_errors(momentary, pause, repeat):
+        return ZoneConfig(type=ZoneType.SWITCH, name=name, trigger=trigger), next(iter(errors.values()))
+    if not momentary:
+        return ZoneConfig(type=ZoneType.SWITCH, name=name, trigger=trigger), None
     return (
         ZoneConfig(
             type=ZoneType.SWITCH,
             name=name,
             trigger=trigger,
             momentary_ms=momentary,
-            pause_ms=pause if repeat != 1 else None,
-            repeat=repeat,
+            pause_ms=pause or None,
+            repeat=None if repeat == 1 else repeat,
         ),
-        error,
+        None,
     )

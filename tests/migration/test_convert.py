@@ -242,13 +242,14 @@ def test_addon_zones_from_yaml_default_options() -> None:
 
 def test_migrated_zones_provision_the_board_like_2026_5_4() -> None:
     """The firmware gets the same inputs, output levels and poll intervals 2026.5.4 sent
-    (panel.py:280-317), by zone instead of pin; and the settings survive our subentry storage."""
+    (panel.py:280-317), keyed by pin (which every firmware release reads: zones 1, 2, 3, 4, 5,
+    6, out are pins 1, 2, 5, 6, 7, 9, 8); and the settings survive our subentry storage."""
     zones = {zone: migrated.config for zone, migrated in board(fixture_plan(), PANEL).zones.items()}
     assert firmware_zone_settings(zones) == {
-        "sensors": [{"zone": "1"}, {"zone": "2"}, {"zone": "3"}],
-        "actuators": [{"zone": "6", "trigger": 0}, {"zone": "out", "trigger": 1}],
-        "dht_sensors": [{"zone": "4", "poll_interval": 5}],
-        "ds18b20_sensors": [{"zone": "5", "poll_interval": 2}],
+        "sensors": [{"pin": 1}, {"pin": 2}, {"pin": 5}],
+        "actuators": [{"pin": 9, "trigger": 0}, {"pin": 8, "trigger": 1}],
+        "dht_sensors": [{"pin": 6, "poll_interval": 5}],
+        "ds18b20_sensors": [{"pin": 7, "poll_interval": 2}],
     }
     assert zones_from_data({zone: config.as_dict() for zone, config in zones.items()}) == zones
     actions = board(fixture_plan(), PANEL).zones["out"].actions
