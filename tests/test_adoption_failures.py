@@ -47,6 +47,7 @@ async def adopt_on_second_click(hass: HomeAssistant, flow_id: str) -> None:
     await hass.async_block_till_done()
 
 
+@patch("custom_components.konnected_aws.board.client.SETTINGS_RETRY_FOR", 2.0)
 async def test_board_unreachable_when_provisioning(
     hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
 ) -> None:

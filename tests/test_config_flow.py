@@ -17,9 +17,10 @@ from custom_components.konnected_aws.adoption import async_read_board
 from custom_components.konnected_aws.config_flow import KonnectedAwsConfigFlow
 from custom_components.konnected_aws.const import DOMAIN
 from custom_components.konnected_aws.diagnostics import async_get_config_entry_diagnostics
+from devtools.board_simulator import SimulatedBoard, Timing
 from devtools.iot_emulator import IotEmulator
 
-from .conftest import BoardFactory
+from .conftest import FAST, BoardFactory
 from .test_end_to_end import (
     MAC,
     OTHER_MAC,
@@ -363,6 +364,7 @@ async def test_discoveries_that_are_not_adoptable(
     assert result["reason"] == "already_configured"
 
 
+@patch("custom_components.konnected_aws.board.client.SETTINGS_RETRY_FOR", 2.0)
 async def test_zone_change_for_an_unreachable_board_keeps_the_old_settings(
     hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
 ) -> None:
@@ -383,3 +385,31 @@ async def test_zone_change_for_an_unreachable_board_keeps_the_old_settings(
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "provision_failed"}
     assert dict(entry.subentries[subentry_id].data["zones"]) == zones_before
+
+
+async def test_boards_this_integration_cannot_run_are_refused(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
+) -> None:
+    """Firmware before 2.3.2 (no custom-authorizer headers) and the Pro: refused at discovery and
+    by address with a clear reason; nothing is registered or sent."""
+    entry_id = await setup_account(hass, iot_emulator)
+    old = SimulatedBoard(OTHER_MAC, sw_version="2.3.1", timing=Timing(**vars(FAST)))
+    await old.start()
+    try:
+        result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(old))
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "firmware_too_old"
+        result = await hass.config_entries.subentries.async_init((entry_id, "board"), context={"source": SOURCE_USER})
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], {"host": "127.0.0.1", "port": old.http_port}
+        )
+        assert result["errors"] == {"base": "firmware_too_old"}
+        assert old.settings == {} or not old.settings.get("aws")
+    finally:
+        await old.close()
+
+    pro = ssdp_info(await make_board(MAC))
+    pro.upnp["modelName"] = "Konnected Pro"
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=pro)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "not_supported"
