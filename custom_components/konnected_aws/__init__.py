@@ -35,6 +35,7 @@ from .const import (
 from .boards import async_reset_board, async_sync_boards
 from .hub import BoardState, KonnectedHub
 from .legacy import async_offer_legacy_boards
+from .repairs import async_check_stored_keys
 from .orphans import OrphanRegistrations
 from .iot.connection import BridgeConnection, BridgeCredentials, iot_url
 from .runtime import BoardInfo, KonnectedConfigEntry, KonnectedRuntime, adopted_boards
@@ -126,6 +127,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) ->
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     await _async_offer_discovered_boards(hass, boards)
     async_offer_legacy_boards(hass, entry)
+    async_check_stored_keys(hass, entry)
     return True
 
 
