@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import replace
 from functools import partial
 import secrets
 from collections.abc import Mapping
@@ -503,7 +504,9 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
                 status = await async_read_board(self.hass, board.host, board.port)
                 if status.board_id != board.board_id:
                     raise AdoptionError("wrong_board")
-                zones = {zone: migrated.config for zone, migrated in board.zones.items()}
+                zones = {
+                    zone: replace(migrated.config, actions=migrated.actions) for zone, migrated in board.zones.items()
+                }
                 data = await async_adopt_board(
                     self.hass, entry, status, board.host, board.port, zones, blink=board.blink
                 )
@@ -701,7 +704,7 @@ class BoardSubentryFlow(ConfigSubentryFlow):
         """Step two: only the settings of each chosen type; then adopt or apply."""
         errors: dict[str, str] = {}
         if user_input is not None or not self._zone_types:
-            zones, errors = zones_from_settings(self._zone_types, user_input or {})
+            zones, errors = zones_from_settings(self._zone_types, user_input or {}, self._current)
             if not errors:
                 try:
                     return await self._async_apply(zones)

@@ -21,7 +21,7 @@ from homeassistant.helpers import entity_registry as er
 
 from .board import zones_for_model
 from .board.models import BoardDataError, board_id_from_mac
-from .zones import DEFAULT_POLL_INTERVAL_MINUTES, ZoneConfig, ZoneType
+from .zones import DEFAULT_POLL_INTERVAL_MINUTES, OutputAction, ZoneConfig, ZoneType
 
 OLD_DOMAIN: Final = "konnected"
 # config_flow.py:81-84 / panel.py:53-54 of 2026.5.4: the only two models it knew.
@@ -70,45 +70,6 @@ class OldDevice:
 
 
 # --- what this integration makes of it ------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OutputAction:
-    """One more named pulse pattern on an output, like a `more_states` switch of 2026.5.4.
-
-    Meant to live in `ZoneConfig.actions` (a tuple, default empty): the zone's own name and
-    momentary/pause/repeat stay the output's first action (entity `<board>_<zone>`, as today);
-    each OutputAction is one more switch entity with unique id `<board>_<zone>_<key>`, driving
-    the same output at the zone's `trigger` level with its own pattern. `key` is given once and
-    never changes, so editing or removing another action never renames this one's entity.
-    """
-
-    key: str
-    name: str | None = None
-    momentary_ms: int | None = None
-    pause_ms: int | None = None
-    repeat: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-safe form for the board subentry (inside the zone's `actions` list)."""
-        return {
-            "key": self.key,
-            "name": self.name,
-            "momentary_ms": self.momentary_ms,
-            "pause_ms": self.pause_ms,
-            "repeat": self.repeat,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """Read the stored form."""
-        return cls(
-            key=str(data["key"]),
-            name=data.get("name") or None,
-            momentary_ms=_optional_int(data.get("momentary_ms")),
-            pause_ms=_optional_int(data.get("pause_ms")),
-            repeat=_optional_int(data.get("repeat")),
-        )
 
 
 @dataclass(frozen=True, slots=True)

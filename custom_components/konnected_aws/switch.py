@@ -18,7 +18,7 @@ from .iot.connection import BridgeNotConnectedError
 from .iot.messages import ActuatorCommand
 from .platform import async_setup_board_platform
 from .runtime import BoardInfo, KonnectedConfigEntry
-from .zones import ZoneConfig, ZoneType
+from .zones import OutputAction, ZoneConfig, ZoneType
 
 # Commands go out over one MQTT connection; let them queue there, not here.
 PARALLEL_UPDATES = 0
@@ -36,11 +36,12 @@ async def async_setup_entry(
     hub = entry.runtime_data.hub
 
     def board_entities(info: BoardInfo, zones: Collection[str] | None) -> list[KonnectedEntity]:
-        return [
-            ZoneSwitch(hub, info, zone, config)
-            for zone, config in info.zones.items()
-            if config.type is ZoneType.SWITCH and (zones is None or zone in zones)
-        ]
+        entities: list[KonnectedEntity] = []
+        for zone, config in info.zones.items():
+            if config.type is ZoneType.SWITCH and (zones is None or zone in zones):
+                entities.append(ZoneSwitch(hub, info, zone, config))
+                entities.extend(ZoneActionSwitch(hub, info, zone, config, action) for action in config.actions)
+        return entities
 
     async_setup_board_platform(entry, Platform.SWITCH, async_add_entities, board_entities)
 
@@ -50,9 +51,11 @@ class ZoneSwitch(KonnectedEntity, SwitchEntity):
 
     _attr_translation_key = "output"
 
-    def __init__(self, hub: KonnectedHub, info: BoardInfo, zone: str, config: ZoneConfig) -> None:
+    def __init__(
+        self, hub: KonnectedHub, info: BoardInfo, zone: str, config: ZoneConfig, key: str | None = None
+    ) -> None:
         """Set up the output from its settings."""
-        super().__init__(hub, info, zone, zone)
+        super().__init__(hub, info, key or zone, zone)
         self._zone = self._report_key = zone
         self._config = config
         self._attr_translation_placeholders = {"zone": zone}
@@ -71,15 +74,11 @@ class ZoneSwitch(KonnectedEntity, SwitchEntity):
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Drive the output to its trigger level (a pulse when momentary is set)."""
-        config = self._config
-        await self._send(
-            ActuatorCommand(
-                zone=self._zone,
-                state=config.trigger,
-                momentary_ms=config.momentary_ms,
-                times=config.repeat,
-                pause_ms=config.pause_ms,
-            )
+        await self._send(self._on_command(self._config.momentary_ms, self._config.repeat, self._config.pause_ms))
+
+    def _on_command(self, momentary_ms: int | None, repeat: int | None, pause_ms: int | None) -> ActuatorCommand:
+        return ActuatorCommand(
+            zone=self._zone, state=self._config.trigger, momentary_ms=momentary_ms, times=repeat, pause_ms=pause_ms
         )
 
     async def async_turn_off(self, **kwargs: Any) -> None:
@@ -94,3 +93,28 @@ class ZoneSwitch(KonnectedEntity, SwitchEntity):
             raise HomeAssistantError(
                 translation_domain=DOMAIN, translation_key="not_connected"
             ) from err
+
+
+class ZoneActionSwitch(ZoneSwitch):
+    """One more named pattern on an output (like the old integration's `more_states`): on while
+    the output is on, and turning it on sends this action's pattern."""
+
+    _attr_translation_key = "output_action"
+
+    def __init__(
+        self, hub: KonnectedHub, info: BoardInfo, zone: str, config: ZoneConfig, action: OutputAction
+    ) -> None:
+        """The action's key makes its unique id; its name is what the user called it."""
+        super().__init__(hub, info, zone, config, key=f"{zone}_{action.key}")
+        self._action = action
+        self._attr_translation_key = "output_action"
+        self._attr_translation_placeholders = {"zone": zone, "action": action.key}
+        # The zone's own name belongs to its first action; this one has its own or a default.
+        self.__dict__.pop("_attr_name", None)
+        if action.name:
+            self._attr_name = action.name
+
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        """This action's pattern at the output's on level."""
+        action = self._action
+        await self._send(self._on_command(action.momentary_ms, action.repeat, action.pause_ms))

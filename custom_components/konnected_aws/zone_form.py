@@ -6,6 +6,7 @@ Shared by adopting a board by address and by reconfiguring an adopted one.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Final
 
 import probatio as vol
@@ -112,9 +113,12 @@ def zone_settings_schema(types: Mapping[str, ZoneType], zones: Mapping[str, Zone
 
 
 def zones_from_settings(
-    types: Mapping[str, ZoneType], user_input: Mapping[str, Any]
+    types: Mapping[str, ZoneType], user_input: Mapping[str, Any], current: Mapping[str, ZoneConfig]
 ) -> tuple[dict[str, ZoneConfig], dict[str, str]]:
-    """Zone settings from step two, or form errors keyed by the zone's section."""
+    """Zone settings from step two, or form errors keyed by the zone's section.
+
+    An output that stays an output keeps its further actions (carried over from `more_states`).
+    """
     zones: dict[str, ZoneConfig] = {}
     errors: dict[str, str] = {}
     for zone, zone_type in types.items():
@@ -132,6 +136,9 @@ def zones_from_settings(
                 config, error = _output_from_form(name, form)
                 if error:
                     errors[zone_key(zone)] = error
+                previous = current.get(zone)
+                if previous is not None and previous.type is ZoneType.SWITCH:
+                    config = replace(config, actions=previous.actions)
                 zones[zone] = config
             case _:
                 zones[zone] = ZoneConfig(

@@ -41,6 +41,55 @@ DEFAULT_POLL_INTERVAL_MINUTES: Final = 3  # the firmware's own default
 
 
 @dataclass(frozen=True, slots=True)
+class OutputAction:
+    """One more named pulse pattern on an output, like a `more_states` switch of 2026.5.4.
+
+    Lives in `ZoneConfig.actions`: the zone's own name and momentary/pause/repeat stay the
+    output's first action (entity `<board>_<zone>`); each OutputAction is one more switch entity with unique id `<board>_<zone>_<key>`, driving
+    the same output at the zone's `trigger` level with its own pattern. `key` is given once and
+    never changes, so editing or removing another action never renames this one's entity.
+    """
+
+    key: str
+    name: str | None = None
+    momentary_ms: int | None = None
+    pause_ms: int | None = None
+    repeat: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe form for the board subentry (inside the zone's `actions` list)."""
+        return {
+            "key": self.key,
+            "name": self.name,
+            "momentary_ms": self.momentary_ms,
+            "pause_ms": self.pause_ms,
+            "repeat": self.repeat,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Read the stored form; a pattern stored before it was checked is made safe."""
+        momentary, pause, repeat = _stored_pulse(
+            *(_optional_int(data.get(key)) for key in ("momentary_ms", "pause_ms", "repeat"))
+        )
+        return cls(
+            key=str(data["key"]),
+            name=data.get("name") or None,
+            momentary_ms=momentary,
+            pause_ms=pause,
+            repeat=repeat,
+        )
+
+    @property
+    def pulse(self) -> Pulse | None:
+        """What this action sends (None: the output just turns on)."""
+        if self.momentary_ms is None:
+            return None
+        return Pulse(self.momentary_ms, 1 if self.repeat is None else self.repeat, self.pause_ms or 0)
+
+
+
+@dataclass(frozen=True, slots=True)
 class ZoneConfig:
     """One zone's settings; pulse fields must stay unset (None) on anything but an output."""
 
@@ -54,6 +103,8 @@ class ZoneConfig:
     pause_ms: int | None = None
     repeat: int | None = None
     poll_interval: int = DEFAULT_POLL_INTERVAL_MINUTES
+    # Further named pulse patterns on an output, each its own switch (like `more_states`).
+    actions: tuple[OutputAction, ...] = ()
 
     def __post_init__(self) -> None:
         """Refuse settings that mean nothing (see the module's docstring)."""
@@ -102,12 +153,18 @@ class ZoneConfig:
             pause_ms=pause,
             repeat=repeat,
             poll_interval=int(data.get("poll_interval") or DEFAULT_POLL_INTERVAL_MINUTES),
+            actions=tuple(
+                OutputAction.from_dict(action)
+                for action in data.get("actions") or ()
+                if zone_type is ZoneType.SWITCH and isinstance(action, Mapping) and action.get("key")
+            ),
         )
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-safe form for the subentry."""
         data = asdict(self)
         data["type"] = str(self.type)
+        data["actions"] = [action.as_dict() for action in self.actions]
         return data
 
 

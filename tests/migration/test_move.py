@@ -76,6 +76,10 @@ async def test_boards_move_over_with_entity_ids_and_automations(
     assert humidity is not None and humidity.disabled_by is er.RegistryEntryDisabler.USER
     arm_away = registry.async_get("switch.alarm_arm_away")
     assert arm_away is not None and arm_away.platform == DOMAIN and arm_away.name == "Alarm: arm away"
+    # "Arm stay" was a second state of the same output: it is an action of its own.
+    arm_stay = registry.async_get("switch.alarm_arm_stay")
+    assert arm_stay is not None and arm_stay.platform == DOMAIN
+    assert arm_stay.unique_id == f"{panel.device_id}_out_action2"
     device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, panel.device_id), entry_id)
     assert device is not None
     old_device = next(d for d in old_storage.registry_devices() if ["konnected", panel.device_id] in d["identifiers"])
@@ -98,6 +102,11 @@ async def test_boards_move_over_with_entity_ids_and_automations(
     await wait_for(lambda: hass.states.get("binary_sensor.front_door").state == STATE_ON)
     panel.set_zone("1", 0)
     await wait_for(lambda: any(command.get("momentary") == 1000 for command in panel.commands), timeout=15)
+
+    # And the other action sends its own 3 s pulse on the same output.
+    await wait_for(lambda: hass.states.get("switch.alarm_arm_stay") is not None)
+    await hass.services.async_call("switch", "turn_on", {"entity_id": "switch.alarm_arm_stay"}, blocking=True)
+    await wait_for(lambda: any(command.get("momentary") == 3000 for command in panel.commands), timeout=15)
 
 
 def old_storage_pro() -> str:
