@@ -167,16 +167,19 @@ def length(table: Any) -> int:
 
 def sjson_decode(text: str | bytes) -> Any:
     """sjson.decode: objects and arrays; null is a light userdata; in the integer build a
-    number with a fraction or exponent becomes 0 (push_number: lua_tonumber of "1.5")."""
+    number with a fraction or exponent becomes 0 (push_number: lua_tonumber of "1.5").
+    Whatever follows the first complete value is ignored (sjson.c error_callback records
+    errors only until the root value is complete)."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
+    decoder = json.JSONDecoder(
+        parse_float=lambda _: 0,
+        parse_int=lambda digits: max(INT_MIN, min(INT_MAX, int(digits))),
+        parse_constant=lambda _: 0,
+    )
+    stripped = text.lstrip(" \t\n\r")
     try:
-        value = json.loads(
-            text,
-            parse_float=lambda _: 0,
-            parse_int=lambda digits: max(INT_MIN, min(INT_MAX, int(digits))),
-            parse_constant=lambda _: 0,
-        )
+        value, _ = decoder.raw_decode(stripped)
     except ValueError as err:
         raise LuaError(f"JSON parse error: {err}") from err
     if not isinstance(value, (dict, list)):
