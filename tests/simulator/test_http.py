@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
 from devtools.board_simulator import SimulatedBoard
 
-from .conftest import IDLE, RELEASES, MakeBoard, call, http_request, raw_request, wait_for
+from .conftest import FAST, IDLE, RELEASES, MakeBoard, call, http_request, raw_request, wait_for
 
 
 @pytest.mark.parametrize("sw_version", RELEASES)
@@ -51,7 +52,7 @@ async def test_inputs_known_before_any_connection(make_sim: MakeBoard) -> None:
         "settings": {"endpoint_type": "aws_iot", "endpoint": "ws://127.0.0.1:1/mqtt", "aws": {"topics": {}}},
         "sensors": [{"pin": 1}, {"pin": 2}],
     }
-    board = SimulatedBoard("5c:cf:7f:00:00:01", sw_version="3.0.1")
+    board = SimulatedBoard("5c:cf:7f:00:00:01", sw_version="3.0.1", timing=replace(FAST, poll_interval=0.6))
     board.files.update(files)
     board.set_zone("2", 1)
     await board.start()
@@ -59,7 +60,7 @@ async def test_inputs_known_before_any_connection(make_sim: MakeBoard) -> None:
         early = await call(board, "GET", "/device")
         assert early.json() == [{"pin": 1}, {"pin": 2}]
         assert b"null" not in early.body
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.7)
         assert (await call(board, "GET", "/device")).json() == [{"pin": 1, "state": 0}, {"pin": 2, "state": 1}]
         assert not board.mqtt_connected.is_set()
     finally:
