@@ -294,3 +294,12 @@ async def test_emulator_settings_answered_after_the_close_echo(make_sim: MakeBoa
     assert answer.status == 200
     assert loop.time() - started < 1.0
     await wait_for(lambda: board.boots == 2, 3)
+
+
+async def test_301_given_zone_keys_never_connects(make_sim: MakeBoard, fake_aws: FakeAws) -> None:
+    """application.lua fails before aws_iot() runs: no WebSocket at all, at every boot."""
+    board = await make_sim("3.0.1", files=fake_files(fake_aws.url, zones=True), error_restart_delay=0.2)
+    await wait_for(lambda: board.boots >= 4, 5)
+    assert fake_aws.peers == []
+    assert not board.mqtt_connected.is_set()
+    assert len(board.lua_errors) >= 3
