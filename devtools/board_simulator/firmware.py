@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
-import logging
 import re
 import time
 from collections.abc import Callable
@@ -43,8 +42,6 @@ from .websocket import NodeWebSocket
 
 if TYPE_CHECKING:
     from . import SimulatedBoard
-
-_LOGGER = logging.getLogger(__name__)
 
 URN: Final = "urn:schemas-konnected-io:device:Security:1"
 MAX_TIMEOUT_MS: Final = 6870947  # tmr.c: the largest interval tmr accepts
