@@ -48,10 +48,10 @@ async def test_dht_and_ds18b20_zones(hass: HomeAssistant, iot_emulator: IotEmula
     assert hass.states.get(temperature).attributes["unit_of_measurement"] == UnitOfTemperature.CELSIUS
 
     # Probes are only known once they report: each new address adds a sensor.
-    board.set_probe("6", "28:FF:64:1E:0F:24:A1:3C", 19.5)
-    await wait_for(lambda: registry.async_get_entity_id("sensor", DOMAIN, f"{board.device_id}_6_28ff641e0f24a13c") is not None)
-    probe = registry.async_get_entity_id("sensor", DOMAIN, f"{board.device_id}_6_28ff641e0f24a13c")
+    board.set_probe("6", "28:FF:64:1E:0F:24:A1:3F", 19.5)
+    await wait_for(lambda: registry.async_get_entity_id("sensor", DOMAIN, f"{board.device_id}_6_28ff641e0f24a13f") is not None)
+    probe = registry.async_get_entity_id("sensor", DOMAIN, f"{board.device_id}_6_28ff641e0f24a13f")
     assert probe is not None
     await wait_for(lambda: hass.states.get(probe) is not None and hass.states.get(probe).state == "19.5")
-    board.set_probe("6", "28:FF:64:1E:0F:24:A1:3C", 20.0)
+    board.set_probe("6", "28:FF:64:1E:0F:24:A1:3F", 20.0)
     await wait_for(lambda: hass.states.get(probe).state == "20.0")

@@ -105,6 +105,7 @@ async def test_provision_with_pins_status_and_outputs(make_release: ReleaseFacto
         assert status.dht_sensors == ("4",)
 
         board.set_zone("2", 1)
+        await asyncio.sleep(0.3)  # the firmware sees input changes at its 200 ms poll
         assert await client.set_output("out", 1) == 1
         assert board.level("out") == 1
         assert await client.get_levels(["out"]) == {"1": 0, "2": 1, "out": 1}
