@@ -171,10 +171,6 @@ async def test_unprovision_returns_to_rest_without_endpoint(make_release: Releas
         assert not board.mqtt_connected.is_set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simulator has no /lock yet (server_lock.lua, server_settings.lua v3.0.0+: 409 once locked)",
-)
 async def test_locked_simulated_board(make_release: ReleaseFactory) -> None:
     """A 3.1.5 board locked through PUT /lock refuses new settings with the firmware's 409."""
     board = await make_release("3.1.5")
