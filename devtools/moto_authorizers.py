@@ -1,9 +1,16 @@
 """IoT custom authorizers for moto, which (5.2.5) does not implement them.
 
-Adds CreateAuthorizer, DescribeAuthorizer, UpdateAuthorizer, DeleteAuthorizer and
-ListAuthorizers to moto's IoT responses, with AWS's validation that matters here
-(unique names, ACTIVE authorizers cannot be deleted, at most two signing keys). Works for
-in-process `mock_aws` and for moto's server alike; `install()` is idempotent.
+Adds CreateAuthorizer, DescribeAuthorizer, UpdateAuthorizer, DeleteAuthorizer,
+ListAuthorizers and the account's default authorizer (SetDefaultAuthorizer,
+DescribeDefaultAuthorizer, ClearDefaultAuthorizer) to moto's IoT responses, with AWS's
+validation that matters here (unique names, ACTIVE authorizers cannot be deleted, at most two
+signing keys, the default must exist). Works for in-process `mock_aws` and for moto's server
+alike; `install()` is idempotent.
+
+The default authorizer is what AWS IoT uses "if a websocket connection is made without
+specifying an authorizer" (SetDefaultAuthorizer, AWS IoT API reference). Deleting the default
+authorizer is refused with DeleteConflictException (an error the API lists for
+DeleteAuthorizer; AWS does not say when it is raised, so this is the stricter reading).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from typing import Any
 
 from moto.core.responses import ActionResult, EmptyResult
 from moto.iot.exceptions import (
+    DeleteConflictException,
     InvalidRequestException,
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
@@ -35,6 +43,20 @@ def _store(backend: IoTBackend) -> dict[str, dict[str, Any]]:
 def authorizers(account_id: str, region: str) -> dict[str, dict[str, Any]]:
     """The authorizers stored for an account and region (read by the IoT emulation)."""
     return _store(iot_backends[account_id][region])
+
+
+def _set_default_name(backend: IoTBackend, name: str | None) -> None:
+    backend.konnected_default_authorizer = name  # type: ignore[attr-defined]
+
+
+def _default_name(backend: IoTBackend) -> str | None:
+    name = getattr(backend, "konnected_default_authorizer", None)
+    return name if isinstance(name, str) else None
+
+
+def default_authorizer(account_id: str, region: str) -> str | None:
+    """The name set by SetDefaultAuthorizer for an account and region, or None."""
+    return _default_name(iot_backends[account_id][region])
 
 
 def _check_keys(keys: Any) -> None:
@@ -96,7 +118,33 @@ def _delete_authorizer(self: IoTResponse) -> EmptyResult:
     description = _get(self)
     if description["status"] == "ACTIVE":
         raise InvalidRequestException("An ACTIVE authorizer cannot be deleted; set it INACTIVE first")
+    if _default_name(self.iot_backend) == description["authorizerName"]:
+        raise DeleteConflictException("The default authorizer cannot be deleted; clear the default first")
     del _store(self.iot_backend)[description["authorizerName"]]
+    return EmptyResult()
+
+
+def _set_default_authorizer(self: IoTResponse) -> ActionResult:
+    description = _get(self)
+    _set_default_name(self.iot_backend, description["authorizerName"])
+    return ActionResult({"authorizerName": description["authorizerName"], "authorizerArn": description["authorizerArn"]})
+
+
+def _the_default(self: IoTResponse) -> dict[str, Any]:
+    name = _default_name(self.iot_backend)
+    description = _store(self.iot_backend).get(name or "")
+    if description is None:
+        raise ResourceNotFoundException("No default authorizer is set")
+    return description
+
+
+def _describe_default_authorizer(self: IoTResponse) -> ActionResult:
+    return ActionResult({"authorizerDescription": json.loads(json.dumps(_the_default(self)))})
+
+
+def _clear_default_authorizer(self: IoTResponse) -> EmptyResult:
+    _the_default(self)
+    _set_default_name(self.iot_backend, None)
     return EmptyResult()
 
 
@@ -115,3 +163,6 @@ def install() -> None:
     IoTResponse.update_authorizer = _update_authorizer  # type: ignore[attr-defined]
     IoTResponse.delete_authorizer = _delete_authorizer  # type: ignore[attr-defined]
     IoTResponse.list_authorizers = _list_authorizers  # type: ignore[attr-defined]
+    IoTResponse.set_default_authorizer = _set_default_authorizer  # type: ignore[attr-defined]
+    IoTResponse.describe_default_authorizer = _describe_default_authorizer  # type: ignore[attr-defined]
+    IoTResponse.clear_default_authorizer = _clear_default_authorizer  # type: ignore[attr-defined]
