@@ -72,6 +72,8 @@ class IotEmulator:
         self.by_client: dict[str, ClientConnection] = {}
         self.denials: list[tuple[str, str, str]] = []
         self.refusals: list[tuple[str, str]] = []
+        # The close code the broker sent to each client id's last connection (tests read it).
+        self.close_codes: dict[str, int | None] = {}
         self._versions: Counter[str] = Counter()
         self._moto: ThreadedMotoServer | None = None
         self.broker: AwsIotBroker | None = None

@@ -121,16 +121,18 @@ class ClientConnection:
 
 
 class _QuietHandshakeLogger(logging.LoggerAdapter[logging.Logger]):
-    """websockets logs a peer that goes away during the opening handshake as an ERROR with a
-    traceback; that is an ordinary event for a server, logged here at debug level."""
+    """websockets logs a peer that goes away or misbehaves during the opening handshake as an
+    ERROR with a traceback; for a server that is an ordinary event, logged here at debug level.
+    (websockets wraps this adapter in its own, so every call arrives through `log`.)"""
 
-    def error(self, msg: object, *args: object, **kwargs: Any) -> None:
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
         error = sys.exception()
         ordinary = (EOFError, ConnectionError, TimeoutError, InvalidHandshake)
-        if msg == "opening handshake failed" and isinstance(error, ordinary):
-            self.debug("%s: %s", msg, error)
+        if level >= logging.ERROR and msg == "opening handshake failed" and isinstance(error, ordinary):
+            kwargs.pop("exc_info", None)
+            super().log(logging.DEBUG, "%s: %r", msg, error, **kwargs)
             return
-        super().error(msg, *args, **kwargs)
+        super().log(level, msg, *args, **kwargs)
 
 
 class _PacketReader(ReaderAdapter):  # type: ignore[misc]  # amqtt ships no types
@@ -443,6 +445,9 @@ class AwsIotBroker(Broker):  # type: ignore[misc]
         """Forget the connection; publish its disconnected event if it had been accepted."""
         connection.stop_timers()
         client_id = connection.client_id
+        if client_id is not None:
+            sent = connection.websocket.protocol.close_sent
+            self.emulator.close_codes[client_id] = sent.code if sent is not None else None
         if client_id is not None and self.emulator.by_client.get(client_id) is connection:
             del self.emulator.by_client[client_id]
         if connection.accepted:

@@ -323,12 +323,29 @@ def subscribe_packet(topic: str, packet_id: int = 1) -> bytes:
     return _packet(0x82, struct.pack("!H", packet_id) + _string(topic) + b"\x00")
 
 
-def publish_packet(topic: str, payload: bytes, packet_id: int = 1) -> bytes:
-    """PUBLISH at QoS 1 (what the firmware publishes with)."""
+def publish_packet(topic: str, payload: bytes, packet_id: int | None = 1) -> bytes:
+    """PUBLISH at QoS 1 (what the firmware publishes with), at QoS 0 without a packet id."""
+    if packet_id is None:
+        return _packet(0x30, _string(topic) + payload)
     return _packet(0x32, _string(topic) + struct.pack("!H", packet_id) + payload)
 
 
 PINGREQ = bytes([0xC0, 0x00])
+
+
+def parse_publish(packet: bytes) -> tuple[str, bytes]:
+    """Topic and payload of one PUBLISH packet."""
+    assert packet[0] >> 4 == 3, packet
+    position = 1
+    while packet[position] & 0x80:
+        position += 1
+    position += 1
+    (length,) = struct.unpack("!H", packet[position : position + 2])
+    topic = packet[position + 2 : position + 2 + length].decode()
+    position += 2 + length
+    if (packet[0] >> 1) & 0x03:
+        position += 2  # packet id
+    return topic, packet[position:]
 
 
 async def raw_connect(

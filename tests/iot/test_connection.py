@@ -1,9 +1,11 @@
-"""The bridge connection against a real MQTT broker on 127.0.0.1 (WebSocket transport)."""
+"""The bridge connection against a real MQTT broker on 127.0.0.1 (WebSocket transport), and
+against the AWS IoT emulation sending WebSocket pings."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 import aiomqtt
 import pytest
@@ -15,6 +17,7 @@ from custom_components.konnected_aws.iot.connection import (
     iot_url,
 )
 from custom_components.konnected_aws.iot.messages import ActuatorCommand, BoardMessage, ZoneState
+from devtools.iot_emulator import IotEmulator
 
 from .conftest import PlainBroker
 
@@ -136,5 +139,73 @@ async def test_consumer_errors_do_not_drop_the_connection(plain_broker: PlainBro
             while len(seen) < 2:
                 await asyncio.sleep(0.02)
         assert connection.connected
+    finally:
+        await connection.stop()
+
+
+async def _bridge_on_emulator(emulator: IotEmulator) -> tuple[BridgeConnection, Recorder]:
+    """The bridge authenticated by the shipped authorizer on an emulated account."""
+    bridge_id = "hassbridge1"
+
+    def setup() -> tuple[str, str]:
+        cloud = emulator.cloud_account()
+        cloud.ensure()
+        cloud.registry.register(bridge_id, "user", "bridge")
+        return emulator.signed_token(bridge_id)
+
+    token, signature = await asyncio.get_running_loop().run_in_executor(None, setup)
+    recorder = Recorder()
+    credentials = BridgeCredentials(
+        url=emulator.ws_url,
+        authorizer_name="konnected-aws",
+        token=token,
+        signature=signature,
+        client_id=f"konnected-bridge-{bridge_id}",
+    )
+    connection = BridgeConnection(credentials, recorder.on_message, recorder.on_change, backoff_initial=60)
+    return connection, recorder
+
+
+@pytest.fixture
+async def pinging_emulator(socket_enabled: None) -> AsyncIterator[IotEmulator]:
+    """An emulator that sends a WebSocket ping every 0.2 s (AWS IoT sends none; other servers do)."""
+    emulator = IotEmulator(ws_ping_interval=0.2)
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
+
+
+async def test_the_bridge_answers_websocket_pings(pinging_emulator: IotEmulator) -> None:
+    """paho 2.1.0 answers pings unmasked; with the bridge's fix every pong is masked and the
+    connection stays up across many pings."""
+    connection, recorder = await _bridge_on_emulator(pinging_emulator)
+    connection.start()
+    try:
+        assert await connection.wait_connected(10)
+        client_id = "konnected-bridge-hassbridge1"
+        async with asyncio.timeout(10):
+            while pinging_emulator.by_client[client_id].pongs < 5:
+                await asyncio.sleep(0.05)
+        assert connection.connected
+        assert recorder.changes == [True]
+    finally:
+        await connection.stop()
+
+
+async def test_unmasked_pongs_are_refused(pinging_emulator: IotEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the fix (paho's own framing) the server closes the connection at the first ping:
+    the emulator is as strict as RFC 6455 requires, so the fix above is what keeps the bridge up."""
+    from paho.mqtt.client import _WebsocketWrapper
+
+    connection, recorder = await _bridge_on_emulator(pinging_emulator)
+    monkeypatch.setattr(_WebsocketWrapper, "_create_frame", _WebsocketWrapper._create_frame.__wrapped__)  # type: ignore[attr-defined]
+    connection.start()
+    try:
+        assert await connection.wait_connected(10)
+        async with asyncio.timeout(10):
+            while connection.connected:
+                await asyncio.sleep(0.05)
+        assert recorder.changes == [True, False]
+        assert pinging_emulator.close_codes["konnected-bridge-hassbridge1"] == 1002  # protocol error
     finally:
         await connection.stop()
