@@ -42,3 +42,20 @@ async def test_the_authorizer_runs_again_at_each_refresh(
             reached.append("dropped")
     assert reached == ["refreshed", "dropped"]
     assert ("refresh", "not authenticated") in emulator.refusals
+
+
+async def test_the_session_ends_after_disconnect_after(
+    make_emulator: EmulatorFactory, deploy: Callable[[IotEmulator], Deploy]
+) -> None:
+    """disconnectAfterInSeconds 300 (scaled 1/500: 0.6 s) closes the connection with
+    CUSTOMAUTH_TTL_EXPIRATION even while the client is active."""
+    emulator = await make_emulator(time_scale=0.002)
+    authorizer = await deploy(emulator)("short", answer=response(disconnectAfterInSeconds=300))
+    with pytest.raises(aiomqtt.MqttError):
+        async with mqtt_client(emulator, identifier="device1", websocket_headers=authorizer.headers(), keepalive=1200) as client:
+            connection = emulator.by_client["device1"]
+            for _ in range(50):
+                await client.publish("t/device1", b"busy", qos=1)
+                await asyncio.sleep(0.05)
+    assert connection.disconnect_reason == "CUSTOMAUTH_TTL_EXPIRATION"
+    assert "device1" not in emulator.by_client
