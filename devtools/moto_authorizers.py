@@ -4,7 +4,8 @@ Adds CreateAuthorizer, DescribeAuthorizer, UpdateAuthorizer, DeleteAuthorizer,
 ListAuthorizers and the account's default authorizer (SetDefaultAuthorizer,
 DescribeDefaultAuthorizer, ClearDefaultAuthorizer) to moto's IoT responses, with AWS's
 validation that matters here (unique names, ACTIVE authorizers cannot be deleted, at most two
-signing keys, the default must exist). Works for in-process `mock_aws` and for moto's server
+RSA signing keys of at least 2,048 bits, required when signing is enabled, the default must
+exist). Works for in-process `mock_aws` and for moto's server
 alike; `install()` is idempotent.
 
 The default authorizer is what AWS IoT uses "if a websocket connection is made without
@@ -19,6 +20,8 @@ import json
 import time
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.core.responses import ActionResult, EmptyResult
 from moto.iot.exceptions import (
     DeleteConflictException,
@@ -30,6 +33,7 @@ from moto.iot.models import IoTBackend, iot_backends
 from moto.iot.responses import IoTResponse
 
 MAX_SIGNING_KEYS = 2
+MIN_KEY_BITS = 2048
 
 
 def _store(backend: IoTBackend) -> dict[str, dict[str, Any]]:
@@ -60,8 +64,19 @@ def default_authorizer(account_id: str, region: str) -> str | None:
 
 
 def _check_keys(keys: Any) -> None:
-    if keys is not None and len(keys) > MAX_SIGNING_KEYS:
+    """At most two keys, each an RSA public key of at least 2,048 bits (AWS IoT developer guide,
+    config-custom-auth.html: "Its minimum length is 2,048 bits")."""
+    if keys is None:
+        return
+    if len(keys) > MAX_SIGNING_KEYS:
         raise InvalidRequestException("An authorizer holds at most 2 token signing public keys")
+    for pem in keys.values():
+        try:
+            key = serialization.load_pem_public_key(str(pem).encode())
+        except ValueError as err:
+            raise InvalidRequestException("A token signing public key is not a PEM public key") from err
+        if not isinstance(key, rsa.RSAPublicKey) or key.key_size < MIN_KEY_BITS:
+            raise InvalidRequestException("A token signing public key must be RSA of at least 2048 bits")
 
 
 def _create_authorizer(self: IoTResponse) -> ActionResult:
@@ -71,6 +86,11 @@ def _create_authorizer(self: IoTResponse) -> ActionResult:
         raise ResourceAlreadyExistsException(f"Authorizer {name} already exists", name, "")
     keys = self._get_param("tokenSigningPublicKeys") or {}
     _check_keys(keys)
+    signing_disabled = bool(self._get_param("signingDisabled") or False)
+    if not signing_disabled and (not keys or not self._get_param("tokenKeyName")):
+        # "Values for the tokenKeyName and tokenSigningPublicKeys parameters are ... required
+        # values if signing is enabled" (config-custom-auth.html).
+        raise InvalidRequestException("tokenKeyName and tokenSigningPublicKeys are required when signing is enabled")
     arn = f"arn:aws:iot:{self.region}:{self.current_account}:authorizer/{name}"
     now = time.time()
     store[name] = {
@@ -80,7 +100,7 @@ def _create_authorizer(self: IoTResponse) -> ActionResult:
         "tokenKeyName": self._get_param("tokenKeyName"),
         "tokenSigningPublicKeys": dict(keys),
         "status": self._get_param("status") or "ACTIVE",
-        "signingDisabled": bool(self._get_param("signingDisabled") or False),
+        "signingDisabled": signing_disabled,
         "enableCachingForHttp": bool(self._get_param("enableCachingForHttp") or False),
         "creationDate": now,
         "lastModifiedDate": now,

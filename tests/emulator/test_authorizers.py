@@ -112,3 +112,29 @@ async def test_a_deny_in_the_resource_policy_wins(iot_emulator: IotEmulator, dep
     )
     assert not await _connects(iot_emulator, authorizer.headers())
     assert authorizer.events() == []
+
+
+async def test_create_authorizer_validates_signing_keys(iot_emulator: IotEmulator) -> None:
+    """With signing enabled a token key name and RSA keys of at least 2,048 bits are required."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    def pem(key: Any) -> str:
+        return str(
+            key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
+
+    small = pem(rsa.generate_private_key(public_exponent=65537, key_size=1024))
+    elliptic = pem(ec.generate_private_key(ec.SECP256R1()))
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:anything"
+    for keys in ({"k": small}, {"k": elliptic}, {}, {"k": "not a key"}):
+        with pytest.raises(ClientError, match="InvalidRequestException"):
+            await _call(
+                iot_emulator,
+                lambda iot, keys=keys: iot.create_authorizer(
+                    authorizerName="bad", authorizerFunctionArn=arn, tokenKeyName="Token", tokenSigningPublicKeys=keys
+                ),
+            )
+    assert await _call(iot_emulator, lambda iot: iot.list_authorizers()["authorizers"]) == []
