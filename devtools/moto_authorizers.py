@@ -74,9 +74,13 @@ def _check_keys(keys: Any) -> None:
         try:
             key = serialization.load_pem_public_key(str(pem).encode())
         except ValueError as err:
-            raise InvalidRequestException("A token signing public key is not a PEM public key") from err
+            raise InvalidRequestException(
+                "A token signing public key is not a PEM public key"
+            ) from err
         if not isinstance(key, rsa.RSAPublicKey) or key.key_size < MIN_KEY_BITS:
-            raise InvalidRequestException("A token signing public key must be RSA of at least 2048 bits")
+            raise InvalidRequestException(
+                "A token signing public key must be RSA of at least 2048 bits"
+            )
 
 
 def _create_authorizer(self: IoTResponse) -> ActionResult:
@@ -90,7 +94,9 @@ def _create_authorizer(self: IoTResponse) -> ActionResult:
     if not signing_disabled and (not keys or not self._get_param("tokenKeyName")):
         # "Values for the tokenKeyName and tokenSigningPublicKeys parameters are ... required
         # values if signing is enabled" (config-custom-auth.html).
-        raise InvalidRequestException("tokenKeyName and tokenSigningPublicKeys are required when signing is enabled")
+        raise InvalidRequestException(
+            "tokenKeyName and tokenSigningPublicKeys are required when signing is enabled"
+        )
     arn = f"arn:aws:iot:{self.region}:{self.current_account}:authorizer/{name}"
     now = time.time()
     store[name] = {
@@ -131,15 +137,24 @@ def _update_authorizer(self: IoTResponse) -> ActionResult:
         _check_keys(keys)
         description["tokenSigningPublicKeys"] = dict(keys)
     description["lastModifiedDate"] = time.time()
-    return ActionResult({"authorizerName": description["authorizerName"], "authorizerArn": description["authorizerArn"]})
+    return ActionResult(
+        {
+            "authorizerName": description["authorizerName"],
+            "authorizerArn": description["authorizerArn"],
+        }
+    )
 
 
 def _delete_authorizer(self: IoTResponse) -> EmptyResult:
     description = _get(self)
     if description["status"] == "ACTIVE":
-        raise InvalidRequestException("An ACTIVE authorizer cannot be deleted; set it INACTIVE first")
+        raise InvalidRequestException(
+            "An ACTIVE authorizer cannot be deleted; set it INACTIVE first"
+        )
     if _default_name(self.iot_backend) == description["authorizerName"]:
-        raise DeleteConflictException("The default authorizer cannot be deleted; clear the default first")
+        raise DeleteConflictException(
+            "The default authorizer cannot be deleted; clear the default first"
+        )
     del _store(self.iot_backend)[description["authorizerName"]]
     return EmptyResult()
 
@@ -147,7 +162,12 @@ def _delete_authorizer(self: IoTResponse) -> EmptyResult:
 def _set_default_authorizer(self: IoTResponse) -> ActionResult:
     description = _get(self)
     _set_default_name(self.iot_backend, description["authorizerName"])
-    return ActionResult({"authorizerName": description["authorizerName"], "authorizerArn": description["authorizerArn"]})
+    return ActionResult(
+        {
+            "authorizerName": description["authorizerName"],
+            "authorizerArn": description["authorizerArn"],
+        }
+    )
 
 
 def _the_default(self: IoTResponse) -> dict[str, Any]:

@@ -27,7 +27,14 @@ from custom_components.konnected_aws.cloud.signing import sign_token
 from devtools import moto_authorizers
 
 from .auth import NAME_KEY, SIGNATURE_KEY, CustomAuthenticator
-from .broker import PLAIN_LISTENER, TLS_LISTENER, AwsIotBroker, AwsIotPlugin, ClientConnection, presence_payload
+from .broker import (
+    PLAIN_LISTENER,
+    TLS_LISTENER,
+    AwsIotBroker,
+    AwsIotPlugin,
+    ClientConnection,
+    presence_payload,
+)
 from .lambda_invoker import LambdaRuntime
 from .tls import ENDPOINT_HOST, TlsMaterial, client_context, create_tls_material, server_context
 
@@ -136,16 +143,20 @@ class IotEmulator:
     # --- helpers for tests -------------------------------------------------------------------
 
     @staticmethod
-    def authorizer_headers(token: str, signature: str, authorizer: str = "konnected-aws") -> dict[str, str]:
-        """The WebSocket upgrade headers of a custom-authorizer connection, as the firmware sends them."""
+    def authorizer_headers(
+        token: str, signature: str, authorizer: str = "konnected-aws"
+    ) -> dict[str, str]:
+        """The upgrade headers of a custom-authorizer connection, as the firmware sends them."""
         return {
             "X-Amz-CustomAuthorizer-Name": authorizer,
             "X-Amz-CustomAuthorizer-Signature": signature,
             "Token": token,
         }
 
-    def mqtt_client(self, token: str, signature: str, authorizer: str = "konnected-aws") -> aiomqtt.Client:
-        """An MQTT client that authenticates the way the firmware does (headers, empty client id)."""
+    def mqtt_client(
+        self, token: str, signature: str, authorizer: str = "konnected-aws"
+    ) -> aiomqtt.Client:
+        """An MQTT client authenticating the way the firmware does (headers, empty client id)."""
         return aiomqtt.Client(
             "127.0.0.1",
             self.port,
@@ -182,10 +193,13 @@ class IotEmulator:
         )
 
     def is_subscribed(self, client_id: str, topic_filter: str) -> bool:
-        """Whether the client holds this subscription right now (clients subscribe after CONNACK)."""
+        """Whether the client holds this subscription now (clients subscribe after CONNACK)."""
         if self.broker is None:
             return False
-        return any(session.client_id == client_id for session, _qos in self.broker.subscriptions.get(topic_filter, []))
+        return any(
+            session.client_id == client_id
+            for session, _qos in self.broker.subscriptions.get(topic_filter, [])
+        )
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -193,7 +207,9 @@ class IotEmulator:
         """Start moto, the Lambda runtime and the broker."""
         moto_authorizers.install()
         self._work_dir = Path(tempfile.mkdtemp(prefix="konnected-iot-emulator-"))
-        self._tls = await asyncio.get_running_loop().run_in_executor(None, create_tls_material, self._work_dir / "tls")
+        self._tls = await asyncio.get_running_loop().run_in_executor(
+            None, create_tls_material, self._work_dir / "tls"
+        )
         self._tls_server_context = server_context(self._tls)
         # moto keeps its accounts in this process's memory: start from an empty one, not from
         # what an earlier emulator (an earlier test) left behind.
@@ -236,7 +252,8 @@ class IotEmulator:
             task
             for task in asyncio.all_tasks()
             if getattr(task.get_coro(), "__module__", "").startswith("amqtt")
-            or getattr(getattr(task.get_coro(), "cr_code", None), "co_filename", "").find("/amqtt/") >= 0
+            or getattr(getattr(task.get_coro(), "cr_code", None), "co_filename", "").find("/amqtt/")
+            >= 0
         ]
         for task in leftovers:
             task.cancel()
@@ -293,5 +310,7 @@ class IotEmulator:
         if self.broker is None or "#" in client_id or "+" in client_id:
             return
         await self.broker.internal_message_broadcast(
-            f"$aws/events/presence/{event_type}/{client_id}", presence_payload(event_type, connection), qos=1
+            f"$aws/events/presence/{event_type}/{client_id}",
+            presence_payload(event_type, connection),
+            qos=1,
         )

@@ -16,9 +16,9 @@
    (JSON strings or objects) of at most 2,048 characters each, each a valid policy.
 
 The Lambda event per carrier (`protocols`, `protocolData`):
-- upgrade request: `["tls", "http", "mqtt"]` (no "tls" on the plain ws:// listener), `tls.serverName`
-  (the SNI), `http.headers`, `http.queryString` (with its leading `?`, only when there is one);
-  no `mqtt` data (the CONNECT has not been read yet);
+- upgrade request: `["tls", "http", "mqtt"]` (no "tls" on the plain ws:// listener),
+  `tls.serverName` (the SNI), `http.headers`, `http.queryString` (with its leading `?`, only
+  when there is one); no `mqtt` data (the CONNECT has not been read yet);
 - MQTT username: the same `protocols` and `tls`/`http` of the WebSocket the CONNECT came on, plus
   `mqtt.username` (as sent), `mqtt.password` (base64, only when sent) and `mqtt.clientId` (only
   when not empty).
@@ -74,7 +74,10 @@ class HttpRequest:
 
     def query(self) -> dict[str, str]:
         """Query-string parameters, URL-decoded, first value of each."""
-        return {key: values[0] for key, values in parse_qs(self.query_string, keep_blank_values=True).items()}
+        return {
+            key: values[0]
+            for key, values in parse_qs(self.query_string, keep_blank_values=True).items()
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +121,7 @@ type Lookup = Callable[[str], str | None]
 
 
 def http_lookup(http: HttpRequest) -> Lookup:
-    """Parameters of the upgrade request: headers (case-insensitive names), then the query string."""
+    """Upgrade request parameters: headers (case-insensitive names), then the query string."""
     query = http.query()
     return lambda name: http.header(name) if http.header(name) is not None else query.get(name)
 
@@ -132,7 +135,7 @@ def signature_verifies(public_keys: Mapping[str, str], token: str, signature: st
     """RSA PKCS#1 v1.5 with SHA-256 over the token, checked against any of the authorizer's keys."""
     try:
         raw = base64.b64decode(signature, validate=True)
-    except (binascii.Error, ValueError):
+    except binascii.Error, ValueError:
         return False
     for pem in public_keys.values():
         try:
@@ -161,26 +164,40 @@ def _principal_is_iot(principal: Any) -> bool:
     if principal == "*":
         return True
     if isinstance(principal, Mapping):
-        return IOT_SERVICE_PRINCIPAL in _strings(principal.get("Service")) or "*" in _strings(principal.get("AWS"))
+        return IOT_SERVICE_PRINCIPAL in _strings(principal.get("Service")) or "*" in _strings(
+            principal.get("AWS")
+        )
     return False
 
 
-def invoke_permitted(statements: list[dict[str, Any]], function_arn: str, authorizer_arn: str, account_id: str) -> bool:
+def invoke_permitted(
+    statements: list[dict[str, Any]], function_arn: str, authorizer_arn: str, account_id: str
+) -> bool:
     """IAM evaluation of the function's resource policy for AWS IoT invoking it for this authorizer:
     an explicit Deny wins, an Allow is needed; a condition that cannot be read counts against an
     Allow and for a Deny."""
-    context = RequestContext.of(**{"aws:SourceArn": authorizer_arn, "aws:SourceAccount": account_id})
+    context = RequestContext.of(
+        **{"aws:SourceArn": authorizer_arn, "aws:SourceAccount": account_id}
+    )
     allowed = False
     for statement in statements:
         if not (
             _principal_is_iot(statement.get("Principal"))
-            and any(glob_matches(action, "lambda:InvokeFunction", ignore_case=True) for action in _strings(statement.get("Action")))
-            and any(glob_matches(resource, function_arn) for resource in _strings(statement.get("Resource")))
+            and any(
+                glob_matches(action, "lambda:InvokeFunction", ignore_case=True)
+                for action in _strings(statement.get("Action"))
+            )
+            and any(
+                glob_matches(resource, function_arn)
+                for resource in _strings(statement.get("Resource"))
+            )
         ):
             continue
         allow = statement.get("Effect", "Allow") == "Allow"
         try:
-            applies = conditions_hold(parse_conditions(statement.get("Condition")), context, allow=allow, variables=False)
+            applies = conditions_hold(
+                parse_conditions(statement.get("Condition")), context, allow=allow, variables=False
+            )
         except ValueError:
             applies = not allow
         if applies and not allow:
@@ -190,7 +207,11 @@ def invoke_permitted(statements: list[dict[str, Any]], function_arn: str, author
 
 
 def _duration(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not MIN_DURATION <= value <= MAX_DURATION:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not MIN_DURATION <= value <= MAX_DURATION
+    ):
         raise AuthorizationRefused(f"a duration outside {MIN_DURATION}-{MAX_DURATION} s")
     return value
 
@@ -214,11 +235,15 @@ def validated(response: Any, refresh: Callable[[], Any]) -> Authorization:
     refresh_after = _duration(response.get("refreshAfterInSeconds"))
     documents = response.get("policyDocuments")
     if not isinstance(documents, list) or len(documents) > MAX_POLICY_DOCUMENTS:
-        raise AuthorizationRefused(f"policyDocuments is not a list of at most {MAX_POLICY_DOCUMENTS}")
+        raise AuthorizationRefused(
+            f"policyDocuments is not a list of at most {MAX_POLICY_DOCUMENTS}"
+        )
     if not all(isinstance(document, (str, dict)) for document in documents):
         raise AuthorizationRefused("a policy document is neither a JSON string nor an object")
     if any(_document_length(document) > MAX_POLICY_LENGTH for document in documents):
-        raise AuthorizationRefused(f"a policy document is longer than {MAX_POLICY_LENGTH} characters")
+        raise AuthorizationRefused(
+            f"a policy document is longer than {MAX_POLICY_LENGTH} characters"
+        )
     try:
         policy = Policy(documents)
     except ValueError as err:
@@ -278,10 +303,14 @@ class CustomAuthenticator:
             signature = lookup(SIGNATURE_KEY)
             if token is None or signature is None:
                 raise AuthorizationRefused("token or signature missing")
-            if not signature_verifies(authorizer.get("tokenSigningPublicKeys") or {}, token, signature):
+            if not signature_verifies(
+                authorizer.get("tokenSigningPublicKeys") or {}, token, signature
+            ):
                 raise AuthorizationRefused("the token signature does not verify")
             verified = True
-        function = self._function(str(authorizer.get("authorizerFunctionArn")), str(authorizer["authorizerArn"]))
+        function = self._function(
+            str(authorizer.get("authorizerFunctionArn")), str(authorizer["authorizerArn"])
+        )
         event = _event(token, verified, facts)
         timeout = min(function.timeout, AUTHORIZER_TIMEOUT_SECONDS)
         try:
@@ -300,8 +329,12 @@ class CustomAuthenticator:
         except Exception as err:  # moto raises its own not-found errors
             raise AuthorizationRefused("the authorizer function does not exist") from err
         statements = list(function.policy.statements)
-        if not invoke_permitted(statements, function.function_arn, authorizer_arn, self._account_id):
-            raise AuthorizationRefused("the function's resource policy does not let AWS IoT invoke it")
+        if not invoke_permitted(
+            statements, function.function_arn, authorizer_arn, self._account_id
+        ):
+            raise AuthorizationRefused(
+                "the function's resource policy does not let AWS IoT invoke it"
+            )
         return DeployedFunction(
             function_arn=function.function_arn,
             function_name=function.function_name,

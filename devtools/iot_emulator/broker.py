@@ -61,7 +61,7 @@ TAKEOVER_TIMEOUT_SECONDS: Final = 2.0
 
 
 def effective_keep_alive(requested: int) -> int:
-    """AWS IoT's keep-alive for a CONNECT's value: 0 means the 1,200 s default; 30-1,200 s otherwise."""
+    """AWS IoT's keep-alive for a CONNECT's value: 0 is the 1,200 s default, else 30-1,200 s."""
     if requested == 0:
         return DEFAULT_KEEP_ALIVE
     return min(max(requested, MIN_KEEP_ALIVE), MAX_KEEP_ALIVE)
@@ -98,11 +98,15 @@ class ClientConnection:
 
     def request_context(self) -> RequestContext:
         """Policy variables and condition keys of this connection."""
-        return RequestContext.of(**{"iot:ClientId": self.client_id or "", "aws:SourceIp": self.source_ip})
+        return RequestContext.of(
+            **{"iot:ClientId": self.client_id or "", "aws:SourceIp": self.source_ip}
+        )
 
     def allows(self, action: str, resource: str) -> bool:
         """Whether the connection's policy allows the action on the resource."""
-        return self.authorization is not None and self.authorization.policy.allows(action, resource, self.request_context())
+        return self.authorization is not None and self.authorization.policy.allows(
+            action, resource, self.request_context()
+        )
 
     def spawn(self, coroutine: Awaitable[None]) -> None:
         """A task that ends with the connection."""
@@ -128,7 +132,11 @@ class _QuietHandshakeLogger(logging.LoggerAdapter[logging.Logger]):
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
         error = sys.exception()
         ordinary = (EOFError, ConnectionError, TimeoutError, InvalidHandshake)
-        if level >= logging.ERROR and msg == "opening handshake failed" and isinstance(error, ordinary):
+        if (
+            level >= logging.ERROR
+            and msg == "opening handshake failed"
+            and isinstance(error, ordinary)
+        ):
             kwargs.pop("exc_info", None)
             super().log(logging.DEBUG, "%s: %r", msg, error, **kwargs)
             return
@@ -139,7 +147,9 @@ class _PacketReader(ReaderAdapter):  # type: ignore[misc]  # amqtt ships no type
     """The client's side for amqtt: the accepted CONNECT first, then the WebSocket's binary
     messages, split into packets to note activity and DISCONNECT."""
 
-    def __init__(self, websocket: ServerConnection, connect: bytes, connection: ClientConnection) -> None:
+    def __init__(
+        self, websocket: ServerConnection, connect: bytes, connection: ClientConnection
+    ) -> None:
         self._websocket = websocket
         self._connection = connection
         self._buffer = bytearray(connect)
@@ -252,7 +262,9 @@ class AwsIotBroker(Broker):  # type: ignore[misc]
         ssl_context: ssl.SSLContext | None,
     ) -> Any:
         if listener_type is not ListenerType.WS:
-            return await super()._create_server_instance(listener_name, listener_type, address, port, ssl_context)
+            return await super()._create_server_instance(
+                listener_name, listener_type, address, port, ssl_context
+            )
         tls = listener_name == TLS_LISTENER
 
         async def upgrade(websocket: ServerConnection, request: Request) -> Response | None:
@@ -278,12 +290,16 @@ class AwsIotBroker(Broker):  # type: ignore[misc]
 
     # --- upgrade ---------------------------------------------------------------------------
 
-    async def _upgrade(self, websocket: ServerConnection, request: Request, *, tls: bool) -> Response | None:
+    async def _upgrade(
+        self, websocket: ServerConnection, request: Request, *, tls: bool
+    ) -> Response | None:
         path, _, query = request.path.partition("?")
         if path != "/mqtt":
             return websocket.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
         http = HttpRequest(headers=dict(request.headers.raw_items()), query_string=query)
-        connection = ClientConnection(websocket, ConnectionFacts(http, ENDPOINT_HOST if tls else None, tls))
+        connection = ClientConnection(
+            websocket, ConnectionFacts(http, ENDPOINT_HOST if tls else None, tls)
+        )
         authenticator = self.emulator.authenticator
         if authenticator.wants_upgrade_authorization(http):
             try:
@@ -307,7 +323,9 @@ class AwsIotBroker(Broker):  # type: ignore[misc]
             assert connection.client_id is not None
             if self.emulator.ws_ping_interval:
                 connection.spawn(self._ping(connection, self.emulator.ws_ping_interval))
-            reader = _PacketReader(websocket, connect.for_broker(connection.client_id).to_bytes(), connection)
+            reader = _PacketReader(
+                websocket, connect.for_broker(connection.client_id).to_bytes(), connection
+            )
             await self.external_connected(reader, PacketWriter(websocket), listener_name)
         except ConnectionClosed:
             pass
@@ -322,14 +340,16 @@ class AwsIotBroker(Broker):  # type: ignore[misc]
                 while (length := wire.packet_length(buffer)) is None or length > len(buffer):
                     message = await websocket.recv()
                     if isinstance(message, str):
-                        await websocket.close(websockets.CloseCode.UNSUPPORTED_DATA, "binary frames only")
+                        await websocket.close(
+                            websockets.CloseCode.UNSUPPORTED_DATA, "binary frames only"
+                        )
                         return None
                     buffer.extend(message)
             if length != len(buffer):
                 # AWS: the client must wait for the CONNACK before sending other packets.
                 raise wire.MalformedPacket("Packets sent before the CONNACK")
             return wire.ConnectPacket.parse(bytes(buffer))
-        except (TimeoutError, ConnectionClosed):
+        except TimeoutError, ConnectionClosed:
             return None
         except wire.MalformedPacket as err:
             _LOGGER.info("Closing %s: %s", websocket.remote_address, err)
@@ -345,14 +365,23 @@ class AwsIotBroker(Broker):  # type: ignore[misc]
 
     async def _accept(self, connection: ClientConnection, connect: wire.ConnectPacket) -> bool:
         """AWS IoT's decisions on a CONNECT; True when amqtt may take the session over."""
-        if connect.protocol_name != wire.PROTOCOL_NAME or connect.protocol_level != wire.PROTOCOL_LEVEL_311:
-            return await self._refuse(connection, wire.CONNACK_UNACCEPTABLE_PROTOCOL, "not MQTT 3.1.1")
+        if (
+            connect.protocol_name != wire.PROTOCOL_NAME
+            or connect.protocol_level != wire.PROTOCOL_LEVEL_311
+        ):
+            return await self._refuse(
+                connection, wire.CONNACK_UNACCEPTABLE_PROTOCOL, "not MQTT 3.1.1"
+            )
         client_id = connect.client_id
         if len(client_id.encode()) > MAX_CLIENT_ID_BYTES:
-            return await self._refuse(connection, wire.CONNACK_IDENTIFIER_REJECTED, "client id over 128 bytes")
+            return await self._refuse(
+                connection, wire.CONNACK_IDENTIFIER_REJECTED, "client id over 128 bytes"
+            )
         if not client_id:
             if not connect.clean_session:
-                return await self._refuse(connection, wire.CONNACK_IDENTIFIER_REJECTED, "[MQTT-3.1.3-8] empty client id")
+                return await self._refuse(
+                    connection, wire.CONNACK_IDENTIFIER_REJECTED, "[MQTT-3.1.3-8] empty client id"
+                )
             client_id = self.emulator.assign_client_id()
         if connection.authorization is None:
             facts = ConnectionFacts(
@@ -363,7 +392,9 @@ class AwsIotBroker(Broker):  # type: ignore[misc]
             )
             connection.facts = facts
             try:
-                connection.authorization = await self.emulator.authenticator.authorize_connect(facts)
+                connection.authorization = await self.emulator.authenticator.authorize_connect(
+                    facts
+                )
             except AuthorizationRefused as err:
                 self.emulator.refused("connect", str(err))
                 return await self._refuse(connection, wire.CONNACK_NOT_AUTHORIZED, str(err))
@@ -453,7 +484,9 @@ class AwsIotBroker(Broker):  # type: ignore[misc]
         if connection.accepted:
             if connection.disconnect_reason is None:
                 connection.disconnect_reason = (
-                    "CLIENT_INITIATED_DISCONNECT" if connection.client_disconnected else "CONNECTION_LOST"
+                    "CLIENT_INITIATED_DISCONNECT"
+                    if connection.client_disconnected
+                    else "CONNECTION_LOST"
                 )
             await self.emulator.publish_presence("disconnected", connection)
         connection.closed.set()
@@ -512,7 +545,11 @@ class AwsIotPlugin(BaseAuthPlugin, BaseTopicPlugin):  # type: ignore[misc]
         return connection is not None and connection.source_ip == session.remote_address
 
     async def topic_filtering(
-        self, *, session: Session | None = None, topic: str | None = None, action: Action | None = None
+        self,
+        *,
+        session: Session | None = None,
+        topic: str | None = None,
+        action: Action | None = None,
     ) -> bool | None:
         """PUBLISH/SUBSCRIBE outside the policy disconnect the client; RECEIVE is filtered."""
         emulator = self._emulator
@@ -538,4 +575,3 @@ class AwsIotPlugin(BaseAuthPlugin, BaseTopicPlugin):  # type: ignore[misc]
         if connection is not None:
             connection.accepted = True
             await self._emulator.publish_presence("connected", connection)
-

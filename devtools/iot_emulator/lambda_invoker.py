@@ -75,7 +75,9 @@ class LambdaRuntime:
     def start(self) -> None:
         """Start the child process in the background (idempotent)."""
         if self._ready is None:
-            self._ready = asyncio.get_running_loop().create_task(self._spawn(), name="emulated lambda runtime")
+            self._ready = asyncio.get_running_loop().create_task(
+                self._spawn(), name="emulated lambda runtime"
+            )
 
     async def stop(self) -> None:
         """End the child process."""
@@ -89,8 +91,10 @@ class LambdaRuntime:
             task.cancel()
         await asyncio.gather(*self._log_tasks, return_exceptions=True)
 
-    async def invoke(self, function: DeployedFunction, event: dict[str, Any], timeout: float) -> Any:
-        """The function's result; LambdaInvocationError when it raised, timed out or could not run."""
+    async def invoke(
+        self, function: DeployedFunction, event: dict[str, Any], timeout: float
+    ) -> Any:
+        """The function's result; LambdaInvocationError if it raised, timed out or did not run."""
         request = {
             "code_dir": str(self._unpacked(function.code)),
             "handler": function.handler,

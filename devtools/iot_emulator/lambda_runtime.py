@@ -90,21 +90,24 @@ def main() -> None:
     channel = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    import logging
+    import logging  # noqa: PLC0415 - after stdout is redirected
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
-    import boto3  # noqa: F401 - the Python runtime ships boto3; importing it is the init phase
+    # The Python runtime ships boto3; importing it is the init phase.
+    import boto3  # noqa: F401, PLC0415
 
     container = Container(dict(os.environ))
     _answer(channel, {"ready": True})
     for line in sys.stdin:
         request = json.loads(line)
         try:
-            handler = container.handler(request["code_dir"], request["handler"], request["environment"])
+            handler = container.handler(
+                request["code_dir"], request["handler"], request["environment"]
+            )
             result = handler(request["event"], LambdaContext(request))
             reply: dict[str, Any] = {"result": result}
             json.dumps(reply)  # Lambda fails an invocation whose result is not JSON
-        except Exception as err:  # noqa: BLE001 - any failure is the function's error
+        except Exception as err:
             reply = {"error": type(err).__name__}
         _answer(channel, reply)
 

@@ -36,7 +36,7 @@ type Document = str | Mapping[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
-    """The values policy variables and condition keys resolve to (keys compared case-insensitively)."""
+    """What policy variables and condition keys resolve to (keys are case-insensitive)."""
 
     values: Mapping[str, str]
 
@@ -68,7 +68,9 @@ def _compiled(body: str, ignore_case: bool) -> re.Pattern[str]:
     return re.compile(f"^{body}$", re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
-def resolved_pattern(template: str, context: RequestContext, *, variables: bool, ignore_case: bool = False) -> re.Pattern[str] | None:
+def resolved_pattern(
+    template: str, context: RequestContext, *, variables: bool, ignore_case: bool = False
+) -> re.Pattern[str] | None:
     """A policy string as a regex: wildcards from the policy, variables as literals; None when a
     variable has no value."""
     if not variables:
@@ -100,7 +102,11 @@ def _condition_values(value: Any) -> tuple[str, ...]:
         return ("true" if value else "false",)
     if isinstance(value, (str, int)):
         return (str(value),)
-    if isinstance(value, list) and value and all(isinstance(item, (str, bool, int)) for item in value):
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(item, (str, bool, int)) for item in value)
+    ):
         return tuple(_condition_values(item)[0] for item in value)
     raise ValueError("A condition value must be a string, a boolean or a list of them")
 
@@ -137,7 +143,9 @@ class Condition:
             return None
         return not matched if negated else matched
 
-    def _matches(self, base: str, actual: str, context: RequestContext, *, variables: bool) -> bool | None:
+    def _matches(
+        self, base: str, actual: str, context: RequestContext, *, variables: bool
+    ) -> bool | None:
         results: list[bool] = []
         for expected in self.values:
             if base in ("StringEquals", "ArnEquals", "StringEqualsIgnoreCase"):
@@ -188,11 +196,16 @@ def parse_conditions(raw: Any) -> tuple[Condition, ...]:
     for operator, tests in raw.items():
         if not isinstance(tests, dict) or not tests:
             raise ValueError("Each condition operator needs an object of keys")
-        conditions.extend(Condition(str(operator), str(key), _condition_values(values)) for key, values in tests.items())
+        conditions.extend(
+            Condition(str(operator), str(key), _condition_values(values))
+            for key, values in tests.items()
+        )
     return tuple(conditions)
 
 
-def conditions_hold(conditions: Sequence[Condition], context: RequestContext, *, allow: bool, variables: bool) -> bool:
+def conditions_hold(
+    conditions: Sequence[Condition], context: RequestContext, *, allow: bool, variables: bool
+) -> bool:
     """All conditions true; what cannot be evaluated counts against an Allow and for a Deny."""
     for condition in conditions:
         result = condition.evaluate(context, variables=variables)
@@ -218,7 +231,8 @@ class Statement:
         if not any(_glob(glob, ignore_case=True).match(action) for glob in self.actions):
             return False
         if not any(
-            (pattern := resolved_pattern(glob, context, variables=self.variables)) is not None and pattern.match(resource)
+            (pattern := resolved_pattern(glob, context, variables=self.variables)) is not None
+            and pattern.match(resource)
             for glob in self.resources
         ):
             return False
@@ -262,9 +276,15 @@ class Policy:
 
     def __init__(self, documents: Sequence[Document]) -> None:
         """Parse the documents; raises ValueError for anything malformed."""
-        self.statements = tuple(statement for document in documents for statement in parse_document(document))
+        self.statements = tuple(
+            statement for document in documents for statement in parse_document(document)
+        )
 
     def allows(self, action: str, resource: str, context: RequestContext) -> bool:
         """Explicit Deny wins, then any Allow; default deny."""
-        matching = [statement for statement in self.statements if statement.matches(action, resource, context)]
+        matching = [
+            statement
+            for statement in self.statements
+            if statement.matches(action, resource, context)
+        ]
         return bool(matching) and all(statement.allow for statement in matching)

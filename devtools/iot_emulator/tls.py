@@ -43,7 +43,9 @@ def _name(common_name: str) -> x509.Name:
 
 
 def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def create_tls_material(directory: Path) -> TlsMaterial:
@@ -60,9 +62,12 @@ def create_tls_material(directory: Path) -> TlsMaterial:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + _VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
         )
         .sign(ca_key, hashes.SHA256())
     )
@@ -82,14 +87,22 @@ def create_tls_material(directory: Path) -> TlsMaterial:
             critical=False,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(server_key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(server_key.public_key()), critical=False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     directory.mkdir(parents=True, exist_ok=True)
-    material = TlsMaterial(directory / "ca.pem", directory / "server.pem", directory / "server-key.pem")
+    material = TlsMaterial(
+        directory / "ca.pem", directory / "server.pem", directory / "server-key.pem"
+    )
     material.ca_path.write_bytes(ca_certificate.public_bytes(serialization.Encoding.PEM))
-    material.certificate_path.write_bytes(server_certificate.public_bytes(serialization.Encoding.PEM))
+    material.certificate_path.write_bytes(
+        server_certificate.public_bytes(serialization.Encoding.PEM)
+    )
     material.key_path.write_bytes(_pem(server_key))
     return material
 
@@ -100,7 +113,11 @@ def server_context(material: TlsMaterial) -> ssl.SSLContext:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(material.certificate_path, material.key_path)
 
-    def require_sni(_connection: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, _context: ssl.SSLContext) -> int | None:
+    def require_sni(
+        _connection: ssl.SSLObject | ssl.SSLSocket,
+        server_name: str | None,
+        _context: ssl.SSLContext,
+    ) -> int | None:
         if server_name != ENDPOINT_HOST:
             return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
         return None

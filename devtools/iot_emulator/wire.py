@@ -129,7 +129,16 @@ class ConnectPacket:
         password = cursor.binary() if flags & 0x40 else None
         if cursor.position != len(packet):
             raise MalformedPacket("Bytes after the CONNECT payload")
-        return cls(protocol_name, protocol_level, bool(flags & 0x02), keep_alive, client_id, will, username, password)
+        return cls(
+            protocol_name,
+            protocol_level,
+            bool(flags & 0x02),
+            keep_alive,
+            client_id,
+            will,
+            username,
+            password,
+        )
 
     def to_bytes(self) -> bytes:
         """The packet encoded again (after `with_client_id` or `without_credentials`)."""

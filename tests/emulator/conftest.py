@@ -32,10 +32,12 @@ BRIDGE = "hassbridge1"
 BRIDGE_CLIENT_ID = f"konnected-bridge-{BRIDGE}"
 # The CONNECT the firmware sends (konnected-io/konnected-security src/lfs/mqtt_ws.lua, on
 # `connection`): MQTT 3.1.1, clean session, keep-alive 0, empty client id, no username.
-FIRMWARE_CONNECT = bytes([0x10, 0x0C, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x00, 0x00, 0x00])
+FIRMWARE_CONNECT = bytes(
+    [0x10, 0x0C, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x00, 0x00, 0x00]
+)
 
-# A test authorizer function: records its event (EVENT_LOG), then answers RESPONSE, raises or sleeps.
-TEST_LAMBDA = '''
+# A test authorizer function: records its event (EVENT_LOG), answers RESPONSE, raises or sleeps.
+TEST_LAMBDA = """
 import json, os, time
 
 def handler(event, context):
@@ -48,7 +50,7 @@ def handler(event, context):
     if os.environ.get("MODE") == "sleep":
         time.sleep(float(os.environ["SLEEP"]))
     return json.loads(os.environ["RESPONSE"])
-'''
+"""
 
 ALLOW_ALL = {
     "Version": "2012-10-17",
@@ -96,7 +98,8 @@ class DeployedAuthorizer:
         """The same as query-string parameters."""
         return (
             f"x-amz-customauthorizer-name={quote(self.name, safe='')}"
-            f"&x-amz-customauthorizer-signature={quote(self.sign(token), safe='')}&Token={quote(token, safe='')}"
+            f"&x-amz-customauthorizer-signature={quote(self.sign(token), safe='')}"
+            f"&Token={quote(token, safe='')}"
         )
 
     def username(self, token: str = "test-token", prefix: str = "device") -> str:
@@ -129,12 +132,27 @@ def deploy_authorizer(
     `permission`: "this" lets iot.amazonaws.com invoke it for this authorizer's ARN, "other" for
     another authorizer's ARN, "service" for another service, None adds none.
     """
-    iam, lambda_client, iot = emulator.client("iam"), emulator.client("lambda"), emulator.client("iot")
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    iam, lambda_client, iot = (
+        emulator.client("iam"),
+        emulator.client("lambda"),
+        emulator.client("iot"),
+    )
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
     try:
         role_arn = iam.get_role(RoleName="test-authorizer")["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
-        role_arn = iam.create_role(RoleName="test-authorizer", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        role_arn = iam.create_role(
+            RoleName="test-authorizer", AssumeRolePolicyDocument=json.dumps(trust)
+        )["Role"]["Arn"]
     function_arn = lambda_client.create_function(
         FunctionName=f"{name}-function",
         Runtime="python3.13",
@@ -158,7 +176,9 @@ def deploy_authorizer(
             StatementId="iot-invoke",
             Action="lambda:InvokeFunction",
             Principal="s3.amazonaws.com" if permission == "service" else "iot.amazonaws.com",
-            SourceArn=arn if permission in ("this", "service") else f"{emulator.arn}:authorizer/someone-else",
+            SourceArn=arn
+            if permission in ("this", "service")
+            else f"{emulator.arn}:authorizer/someone-else",
         )
     keys = generate_key_pair()
     iot.create_authorizer(
@@ -273,7 +293,9 @@ def refused_handshakes_expected() -> Iterator[None]:
     previous = loop.get_exception_handler()
 
     def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        if context.get("message") == "Error on transport creation for incoming connection" and isinstance(
+        if context.get(
+            "message"
+        ) == "Error on transport creation for incoming connection" and isinstance(
             context.get("exception"), OSError
         ):
             return
@@ -315,7 +337,13 @@ def _packet(first_byte: int, body: bytes) -> bytes:
 
 def connect_packet(client_id: str = "", *, keep_alive: int = 0, clean: bool = True) -> bytes:
     """A CONNECT like the firmware's, with another client id, keep-alive or clean flag."""
-    return _packet(0x10, _string("MQTT") + bytes([4, 0x02 if clean else 0]) + struct.pack("!H", keep_alive) + _string(client_id))
+    return _packet(
+        0x10,
+        _string("MQTT")
+        + bytes([4, 0x02 if clean else 0])
+        + struct.pack("!H", keep_alive)
+        + _string(client_id),
+    )
 
 
 def subscribe_packet(topic: str, packet_id: int = 1) -> bytes:
@@ -348,11 +376,20 @@ def parse_publish(packet: bytes) -> tuple[str, bytes]:
     return topic, packet[position:]
 
 
+async def receive(websocket: ClientConnection, timeout: float = 5.0) -> bytes:
+    """The next binary message."""
+    message = await asyncio.wait_for(websocket.recv(), timeout)
+    assert isinstance(message, bytes), message
+    return message
+
+
 async def raw_connect(
     url: str, headers: dict[str, str], connect: bytes = FIRMWARE_CONNECT, **options: Any
 ) -> tuple[ClientConnection, bytes]:
-    """Open the WebSocket (subprotocol mqtt, as mqtt_ws.lua), send one CONNECT, return the CONNACK."""
-    websocket = await websockets.connect(url, additional_headers=headers, subprotocols=[websockets.Subprotocol("mqtt")], **options)
+    """Open the WebSocket (subprotocol mqtt, as mqtt_ws.lua), send a CONNECT, return the CONNACK."""
+    websocket = await websockets.connect(
+        url, additional_headers=headers, subprotocols=[websockets.Subprotocol("mqtt")], **options
+    )
     await websocket.send(connect)
     connack = await asyncio.wait_for(websocket.recv(), 5)
     assert isinstance(connack, bytes)

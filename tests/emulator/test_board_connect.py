@@ -10,7 +10,6 @@ import json
 import os
 import struct
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 import websockets
@@ -28,11 +27,11 @@ from .conftest import (
     EmulatorFactory,
     connect_packet,
     konnected_account,
-    mqtt_client,
     packet_types,
     parse_publish,
     publish_packet,
     raw_connect,
+    receive,
     subscribe_packet,
     wait_for,
 )
@@ -40,7 +39,9 @@ from .conftest import (
 ACCEPTED = bytes([0x20, 0x02, 0x00, 0x00])
 
 
-async def _board(emulator: IotEmulator, connect: bytes = FIRMWARE_CONNECT) -> tuple[ClientConnection, bytes]:
+async def _board(
+    emulator: IotEmulator, connect: bytes = FIRMWARE_CONNECT
+) -> tuple[ClientConnection, bytes]:
     account = await konnected_account(emulator)
     headers = IotEmulator.authorizer_headers(account.board_token, account.board_signature)
     return await raw_connect(emulator.ws_url, headers, connect)
@@ -55,7 +56,7 @@ async def test_the_firmware_connect_gets_an_assigned_client_id(iot_emulator: Iot
         (client_id,) = iot_emulator.by_client
         assert client_id and iot_emulator.by_client[client_id].principal_id == BOARD
         await websocket.send(subscribe_packet(f"konnected/{BOARD}/switch"))
-        assert packet_types([await asyncio.wait_for(websocket.recv(), 5)]) == [9]
+        assert packet_types([await receive(websocket)]) == [9]
         await wait_for(lambda: iot_emulator.is_subscribed(client_id, f"konnected/{BOARD}/switch"))
 
 
@@ -68,8 +69,11 @@ async def test_the_firmware_connect_gets_an_assigned_client_id(iot_emulator: Iot
     ],
     ids=["empty-id-persistent-session", "id-over-128-bytes", "id-the-board-policy-denies"],
 )
-async def test_client_ids_that_are_refused(iot_emulator: IotEmulator, connect: bytes, connack: bytes) -> None:
-    """MQTT-3.1.3-8 (empty id needs a clean session), AWS's 128-byte client id limit, iot:Connect."""
+async def test_client_ids_that_are_refused(
+    iot_emulator: IotEmulator, connect: bytes, connack: bytes
+) -> None:
+    """MQTT-3.1.3-8 (empty id needs a clean session), AWS's 128-byte client id limit,
+    iot:Connect."""
     websocket, answer = await _board(iot_emulator, connect)
     async with websocket:
         assert answer == connack
@@ -81,7 +85,14 @@ async def test_client_ids_that_are_refused(iot_emulator: IotEmulator, connect: b
 def test_keep_alive_values() -> None:
     """0 is AWS's 1,200 s default; other values are held within 30-1,200 s."""
     assert [effective_keep_alive(value) for value in (0, 1, 29, 30, 60, 1200, 1201, 65535)] == [
-        1200, 30, 30, 30, 60, 1200, 1200, 1200,
+        1200,
+        30,
+        30,
+        30,
+        60,
+        1200,
+        1200,
+        1200,
     ]
 
 
@@ -94,14 +105,14 @@ async def test_keep_alive_zero_means_1200_seconds(
     authorizer = await deploy(emulator)("tester")
     chatty, _ = await raw_connect(emulator.ws_url, authorizer.headers(), connect_packet("chatty"))
     await chatty.send(subscribe_packet("$aws/events/presence/disconnected/+"))
-    received: list[bytes] = [await asyncio.wait_for(chatty.recv(), 5)]  # type: ignore[list-item]
+    received = [await receive(chatty)]
     silent, _ = await raw_connect(emulator.ws_url, authorizer.headers(), connect_packet("silent"))
     loop = asyncio.get_running_loop()
     started = loop.time()
     while loop.time() - started < 2.6:
         await chatty.send(PINGREQ)
         with contextlib.suppress(TimeoutError):
-            received.append(await asyncio.wait_for(chatty.recv(), 0.4))  # type: ignore[arg-type]
+            received.append(await receive(chatty, 0.4))
     assert "chatty" in emulator.by_client
     assert "silent" not in emulator.by_client
     with pytest.raises(websockets.ConnectionClosed):
@@ -116,10 +127,12 @@ async def test_keep_alive_zero_means_1200_seconds(
 async def test_a_keep_alive_below_30_seconds_counts_as_30(
     make_emulator: EmulatorFactory, deploy: Callable[[IotEmulator], Deploy]
 ) -> None:
-    """Keep-alive 1 s is not enforced as 1.5 s: AWS treats it as 30 s (45 s, scaled 1/100: 0.45 s)."""
+    """Keep-alive 1 s is not enforced as 1.5 s: AWS treats it as 30 s (45 s; 0.45 s scaled)."""
     emulator = await make_emulator(time_scale=0.01)
     authorizer = await deploy(emulator)("tester")
-    websocket, connack = await raw_connect(emulator.ws_url, authorizer.headers(), connect_packet("short", keep_alive=1))
+    websocket, connack = await raw_connect(
+        emulator.ws_url, authorizer.headers(), connect_packet("short", keep_alive=1)
+    )
     async with websocket:
         assert connack == ACCEPTED
         await asyncio.sleep(0.2)  # longer than 1.5 x 1 s x 1/100
@@ -132,19 +145,31 @@ async def test_every_packet_is_its_own_websocket_message(iot_emulator: IotEmulat
     as one PUBLISH per binary message, never two in one."""
     board, _ = await _board(iot_emulator)
     topic = f"konnected/{BOARD}/switch"
-    token, signature = await asyncio.get_running_loop().run_in_executor(None, iot_emulator.signed_token, "hassbridge1")
+    token, signature = await asyncio.get_running_loop().run_in_executor(
+        None, iot_emulator.signed_token, "hassbridge1"
+    )
     bridge, _ = await raw_connect(
-        iot_emulator.ws_url, IotEmulator.authorizer_headers(token, signature), connect_packet("konnected-bridge-hassbridge1")
+        iot_emulator.ws_url,
+        IotEmulator.authorizer_headers(token, signature),
+        connect_packet("konnected-bridge-hassbridge1"),
     )
     async with board, bridge:
         await board.send(subscribe_packet(topic))
-        messages = [await asyncio.wait_for(board.recv(), 5)]
-        await wait_for(lambda: any(iot_emulator.is_subscribed(client_id, topic) for client_id in iot_emulator.by_client))
+        messages = [await receive(board)]
+        await wait_for(
+            lambda: any(
+                iot_emulator.is_subscribed(client_id, topic) for client_id in iot_emulator.by_client
+            )
+        )
         for index in range(40):
-            await bridge.send(publish_packet(topic, json.dumps({"zone": "out", "state": index % 2}).encode(), None))
+            await bridge.send(
+                publish_packet(
+                    topic, json.dumps({"zone": "out", "state": index % 2}).encode(), None
+                )
+            )
         async with asyncio.timeout(10):
             while len(messages) < 41:
-                messages.append(await board.recv())  # type: ignore[arg-type]
+                messages.append(await receive(board))
     assert all(isinstance(message, bytes) and is_single_packet(message) for message in messages)
     assert packet_types(messages) == [9] + [3] * 40
 
@@ -169,11 +194,17 @@ async def test_the_writer_never_joins_packets() -> None:
         writer.write(bytes([0xD0, 0x00, 0xD0, 0x00]))
 
 
-async def test_packets_before_the_connack_and_text_frames_close_the_connection(iot_emulator: IotEmulator) -> None:
+async def test_packets_before_the_connack_and_text_frames_close_the_connection(
+    iot_emulator: IotEmulator,
+) -> None:
     """AWS: the client waits for the CONNACK before other packets; MQTT over WebSocket is binary."""
     account = await konnected_account(iot_emulator)
     headers = IotEmulator.authorizer_headers(account.board_token, account.board_signature)
-    async with websockets.connect(iot_emulator.ws_url, additional_headers=headers, subprotocols=[websockets.Subprotocol("mqtt")]) as websocket:
+    async with websockets.connect(
+        iot_emulator.ws_url,
+        additional_headers=headers,
+        subprotocols=[websockets.Subprotocol("mqtt")],
+    ) as websocket:
         await websocket.send(FIRMWARE_CONNECT + subscribe_packet(f"konnected/{BOARD}/switch"))
         with pytest.raises(websockets.ConnectionClosed):
             await asyncio.wait_for(websocket.recv(), 5)
@@ -192,9 +223,11 @@ async def test_an_unmasked_client_frame_is_a_protocol_error(iot_emulator: IotEmu
     reader, writer = await asyncio.open_connection("127.0.0.1", iot_emulator.port)
     key = base64.b64encode(os.urandom(16)).decode()
     request = (
-        f"GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1:{iot_emulator.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1:{iot_emulator.port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n"
-        f"X-Amz-CustomAuthorizer-Name: konnected-aws\r\nX-Amz-CustomAuthorizer-Signature: {account.board_signature}\r\n"
+        "X-Amz-CustomAuthorizer-Name: konnected-aws\r\n"
+        f"X-Amz-CustomAuthorizer-Signature: {account.board_signature}\r\n"
         f"Token: {account.board_token}\r\n\r\n"
     )
     writer.write(request.encode())

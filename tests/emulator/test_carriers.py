@@ -20,12 +20,13 @@ from devtools.iot_emulator import IotEmulator
 
 from .conftest import (
     BOARD,
+    FIRMWARE_CONNECT,
     Deploy,
     DeployedAuthorizer,
-    FIRMWARE_CONNECT,
     konnected_account,
     mqtt_client,
     raw_connect,
+    receive,
     refused_handshakes_expected,
     subscribe_packet,
 )
@@ -33,12 +34,20 @@ from .conftest import (
 CARRIERS = ("headers", "query", "username")
 
 
-def _client(emulator: IotEmulator, authorizer: DeployedAuthorizer, carrier: str, *, tls: bool) -> aiomqtt.Client:
+def _client(
+    emulator: IotEmulator, authorizer: DeployedAuthorizer, carrier: str, *, tls: bool
+) -> aiomqtt.Client:
     if carrier == "headers":
-        return mqtt_client(emulator, tls=tls, identifier="device1", websocket_headers=authorizer.headers())
+        return mqtt_client(
+            emulator, tls=tls, identifier="device1", websocket_headers=authorizer.headers()
+        )
     if carrier == "query":
-        return mqtt_client(emulator, tls=tls, identifier="device1", websocket_path=f"/mqtt?{authorizer.query()}")
-    return mqtt_client(emulator, tls=tls, identifier="device1", username=authorizer.username(), password="secret")
+        return mqtt_client(
+            emulator, tls=tls, identifier="device1", websocket_path=f"/mqtt?{authorizer.query()}"
+        )
+    return mqtt_client(
+        emulator, tls=tls, identifier="device1", username=authorizer.username(), password="secret"
+    )
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["ws", "wss"])
@@ -79,12 +88,15 @@ async def test_each_carrier_authenticates_and_the_event_is_as_documented(
             assert "mqtt" not in data, carrier
 
 
-async def test_the_shipped_authorizer_accepts_a_board_through_the_username(iot_emulator: IotEmulator) -> None:
-    """The integration's own Lambda works with the SDK builder's carrier too (wss, empty client id)."""
+async def test_the_shipped_authorizer_accepts_a_board_through_the_username(
+    iot_emulator: IotEmulator,
+) -> None:
+    """The integration's Lambda works with the SDK builder's carrier too (wss, empty client id)."""
     account = await konnected_account(iot_emulator)
     username = (
         "board?x-amz-customauthorizer-name=konnected-aws"
-        f"&x-amz-customauthorizer-signature={quote(account.board_signature, safe='')}&Token={account.board_token}"
+        f"&x-amz-customauthorizer-signature={quote(account.board_signature, safe='')}"
+        f"&Token={account.board_token}"
     )
     async with mqtt_client(iot_emulator, tls=True, identifier="", username=username) as client:
         await client.subscribe(f"konnected/{BOARD}/switch")
@@ -114,11 +126,13 @@ async def test_the_firmware_connect_over_wss(iot_emulator: IotEmulator) -> None:
     """The board's exact CONNECT bytes over TLS: accepted, and AWS assigns the empty client id."""
     account = await konnected_account(iot_emulator)
     headers = IotEmulator.authorizer_headers(account.board_token, account.board_signature)
-    websocket, connack = await raw_connect(iot_emulator.wss_url, headers, FIRMWARE_CONNECT, ssl=iot_emulator.client_ssl_context())
+    websocket, connack = await raw_connect(
+        iot_emulator.wss_url, headers, FIRMWARE_CONNECT, ssl=iot_emulator.client_ssl_context()
+    )
     async with websocket:
         assert connack == bytes([0x20, 0x02, 0x00, 0x00])
         await websocket.send(subscribe_packet(f"konnected/{BOARD}/switch"))
-        assert (await asyncio.wait_for(websocket.recv(), 5))[0] >> 4 == 9  # SUBACK
+        assert (await receive(websocket))[0] >> 4 == 9  # SUBACK
         (client_id,) = iot_emulator.by_client
         assert client_id
         assert iot_emulator.by_client[client_id].principal_id == BOARD
@@ -136,7 +150,12 @@ async def test_tls_requires_sni_for_the_endpoint(iot_emulator: IotEmulator) -> N
             )
             writer.close()
     # With the endpoint's name it works (and the certificate chains to the emulator's CA).
-    _reader, writer = await asyncio.open_connection("127.0.0.1", iot_emulator.tls_port, ssl=iot_emulator.client_ssl_context(), server_hostname="localhost")
+    _reader, writer = await asyncio.open_connection(
+        "127.0.0.1",
+        iot_emulator.tls_port,
+        ssl=iot_emulator.client_ssl_context(),
+        server_hostname="localhost",
+    )
     writer.close()
     await writer.wait_closed()
     assert iot_emulator.ca_path.read_bytes() == iot_emulator.ca_pem

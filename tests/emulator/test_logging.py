@@ -4,6 +4,7 @@ or after the CONNECT), take a session over, are refused or dropped, and a broker
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -25,21 +26,29 @@ async def _ignore_mqtt_errors(client: aiomqtt.Client) -> None:
 
 
 async def test_connection_churn_logs_no_errors(
-    iot_emulator: IotEmulator, deploy: Callable[[IotEmulator], Deploy], caplog: pytest.LogCaptureFixture
+    iot_emulator: IotEmulator,
+    deploy: Callable[[IotEmulator], Deploy],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """No ERROR records and no tracebacks at WARNING or above, from the emulator, amqtt or websockets."""
+    """No ERROR records, no tracebacks at WARNING or above (emulator, amqtt, websockets)."""
     caplog.set_level(logging.DEBUG)
     authorizer = await deploy(iot_emulator)("tester")
     headers = authorizer.headers()
 
     for _ in range(2):  # connect, subscribe, disconnect
-        async with mqtt_client(iot_emulator, identifier="device1", websocket_headers=headers) as client:
+        async with mqtt_client(
+            iot_emulator, identifier="device1", websocket_headers=headers
+        ) as client:
             await client.subscribe("t/device1")
     mqtt = [websockets.Subprotocol("mqtt")]
-    async with websockets.connect(iot_emulator.ws_url, additional_headers=headers, subprotocols=mqtt):
+    async with websockets.connect(
+        iot_emulator.ws_url, additional_headers=headers, subprotocols=mqtt
+    ):
         pass  # gone before the CONNECT
     with pytest.raises(websockets.InvalidStatus):
-        await websockets.connect(iot_emulator.ws_url, additional_headers=headers)  # no subprotocol: 400
+        await websockets.connect(
+            iot_emulator.ws_url, additional_headers=headers
+        )  # no subprotocol: 400
     _reader, writer = await asyncio.open_connection("127.0.0.1", iot_emulator.port)
     writer.write(b"GET /mqtt HTTP/1.1\r\nHost: x\r\n")  # gone during the opening handshake
     await writer.drain()
@@ -48,7 +57,9 @@ async def test_connection_churn_logs_no_errors(
     websocket.transport.abort()  # gone without a DISCONNECT
     websocket, _ = await raw_connect(iot_emulator.ws_url, headers, connect_packet("closes"))
     await websocket.close()  # a WebSocket close without a DISCONNECT
-    async with websockets.connect(iot_emulator.ws_url, additional_headers=headers, subprotocols=mqtt) as garbage:
+    async with websockets.connect(
+        iot_emulator.ws_url, additional_headers=headers, subprotocols=mqtt
+    ) as garbage:
         await garbage.send(b"\x00\x01\x02")  # not MQTT
         await wait_for(lambda: garbage.state is websockets.State.CLOSED)
 
@@ -56,21 +67,21 @@ async def test_connection_churn_logs_no_errors(
     await holder.__aenter__()
     async with mqtt_client(iot_emulator, identifier="dup", websocket_headers=headers):
         await asyncio.sleep(0.2)  # the holder is taken over
-    try:
+    with contextlib.suppress(aiomqtt.MqttError):
         await holder.__aexit__(None, None, None)
-    except aiomqtt.MqttError:
-        pass
     kicked = mqtt_client(iot_emulator, identifier="kicked", websocket_headers=headers)
     await kicked.__aenter__()
     await iot_emulator.kick("kicked")
-    try:
+    with contextlib.suppress(aiomqtt.MqttError):
         await kicked.__aexit__(None, None, None)
-    except aiomqtt.MqttError:
-        pass
 
-    await _ignore_mqtt_errors(mqtt_client(iot_emulator, identifier="device1", websocket_headers={}))  # refused CONNECT
+    await _ignore_mqtt_errors(
+        mqtt_client(iot_emulator, identifier="device1", websocket_headers={})
+    )  # refused CONNECT
     forged = {**headers, "Token": "another"}
-    await _ignore_mqtt_errors(mqtt_client(iot_emulator, identifier="device1", websocket_headers=forged))  # 401
+    await _ignore_mqtt_errors(
+        mqtt_client(iot_emulator, identifier="device1", websocket_headers=forged)
+    )  # 401
     websocket, _ = await raw_connect(iot_emulator.ws_url, headers, FIRMWARE_CONNECT)
     await iot_emulator.restart_broker()  # an outage with a client connected
     await asyncio.sleep(0.3)
@@ -81,6 +92,7 @@ async def test_connection_churn_logs_no_errors(
     loud = [
         f"{record.levelname} {record.name}: {record.getMessage()}"
         for record in caplog.records
-        if record.levelno >= logging.ERROR or (record.levelno >= logging.WARNING and record.exc_info)
+        if record.levelno >= logging.ERROR
+        or (record.levelno >= logging.WARNING and record.exc_info)
     ]
     assert loud == []

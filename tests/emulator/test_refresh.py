@@ -26,7 +26,9 @@ async def test_the_authorizer_runs_again_at_each_refresh(
     reached: list[str] = []
     with pytest.raises(aiomqtt.MqttError):
         # keep-alive 1,200 s: 1.5 x 1,200 x 1/500 = 3.6 s without pings is allowed.
-        async with mqtt_client(emulator, identifier="device1", websocket_headers=authorizer.headers(), keepalive=1200):
+        async with mqtt_client(
+            emulator, identifier="device1", websocket_headers=authorizer.headers(), keepalive=1200
+        ):
             await wait_for(lambda: len(authorizer.events()) >= 3, timeout=5)
             assert "device1" in emulator.by_client
             reached.append("refreshed")
@@ -52,7 +54,9 @@ async def test_the_session_ends_after_disconnect_after(
     emulator = await make_emulator(time_scale=0.002)
     authorizer = await deploy(emulator)("short", answer=response(disconnectAfterInSeconds=300))
     with pytest.raises(aiomqtt.MqttError):
-        async with mqtt_client(emulator, identifier="device1", websocket_headers=authorizer.headers(), keepalive=1200) as client:
+        async with mqtt_client(
+            emulator, identifier="device1", websocket_headers=authorizer.headers(), keepalive=1200
+        ) as client:
             connection = emulator.by_client["device1"]
             for _ in range(50):
                 await client.publish("t/device1", b"busy", qos=1)

@@ -41,36 +41,69 @@ INVALID: dict[str, tuple[Any, str]] = {
     "not authenticated": (response(isAuthenticated=False), "not authenticated"),
     "isAuthenticated as string": (response(isAuthenticated="true"), "not authenticated"),
     "not an object": (["isAuthenticated", True], "the response is not a JSON object"),
-    "eleven documents": (response(*[json.dumps(ALLOW_ALL)] * 11), "policyDocuments is not a list of at most 10"),
-    "2049 characters": (response(_padded(2049)), "a policy document is longer than 2048 characters"),
-    "2049 characters as object": (response(_padded_object(2049)), "a policy document is longer than 2048 characters"),
-    "principal with a dash": (response(principal="board-1"), "principalId is not 1-128 alphanumerics"),
+    "eleven documents": (
+        response(*[json.dumps(ALLOW_ALL)] * 11),
+        "policyDocuments is not a list of at most 10",
+    ),
+    "2049 characters": (
+        response(_padded(2049)),
+        "a policy document is longer than 2048 characters",
+    ),
+    "2049 characters as object": (
+        response(_padded_object(2049)),
+        "a policy document is longer than 2048 characters",
+    ),
+    "principal with a dash": (
+        response(principal="board-1"),
+        "principalId is not 1-128 alphanumerics",
+    ),
     "principal of 129": (response(principal="A" * 129), "principalId is not 1-128 alphanumerics"),
     "empty principal": (response(principal=""), "principalId is not 1-128 alphanumerics"),
-    "non-ASCII principal": (response(principal="b\u00f6rd"), "principalId is not 1-128 alphanumerics"),
+    "non-ASCII principal": (
+        response(principal="b\u00f6rd"),
+        "principalId is not 1-128 alphanumerics",
+    ),
     "disconnect 299": (response(disconnectAfterInSeconds=299), "a duration outside 300-86400 s"),
     "refresh 86401": (response(refreshAfterInSeconds=86401), "a duration outside 300-86400 s"),
-    "duration as string": (response(disconnectAfterInSeconds="3600"), "a duration outside 300-86400 s"),
-    "refresh missing": ({k: v for k, v in response().items() if k != "refreshAfterInSeconds"}, "a duration outside 300-86400 s"),
+    "duration as string": (
+        response(disconnectAfterInSeconds="3600"),
+        "a duration outside 300-86400 s",
+    ),
+    "refresh missing": (
+        {k: v for k, v in response().items() if k != "refreshAfterInSeconds"},
+        "a duration outside 300-86400 s",
+    ),
     "policy not JSON": (response("{not json"), "an invalid policy document"),
     "policy without Statement": (response({"Version": "2012-10-17"}), "an invalid policy document"),
     "policy with NotAction": (
-        response({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotAction": "iot:Publish", "Resource": "*"}]}),
+        response(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "NotAction": "iot:Publish", "Resource": "*"}],
+            }
+        ),
         "an invalid policy document",
     ),
-    "document neither string nor object": (response(42), "a policy document is neither a JSON string nor an object"),
+    "document neither string nor object": (
+        response(42),
+        "a policy document is neither a JSON string nor an object",
+    ),
 }
 
 
 async def _outcome(emulator: IotEmulator, authorizer_headers: dict[str, str]) -> bool:
     try:
-        async with mqtt_client(emulator, identifier="device1", websocket_headers=authorizer_headers):
+        async with mqtt_client(
+            emulator, identifier="device1", websocket_headers=authorizer_headers
+        ):
             return True
     except aiomqtt.MqttError:
         return False
 
 
-async def test_valid_responses_are_accepted(iot_emulator: IotEmulator, deploy: Callable[[IotEmulator], Deploy]) -> None:
+async def test_valid_responses_are_accepted(
+    iot_emulator: IotEmulator, deploy: Callable[[IotEmulator], Deploy]
+) -> None:
     """Strings and objects, up to 10 documents of up to 2,048 characters, the limits themselves."""
     for index, (case, answer) in enumerate(VALID.items()):
         authorizer = await deploy(iot_emulator)(f"valid{index}", answer=answer)
@@ -78,7 +111,9 @@ async def test_valid_responses_are_accepted(iot_emulator: IotEmulator, deploy: C
     assert iot_emulator.refusals == []
 
 
-async def test_invalid_responses_refuse_the_connection(iot_emulator: IotEmulator, deploy: Callable[[IotEmulator], Deploy]) -> None:
+async def test_invalid_responses_refuse_the_connection(
+    iot_emulator: IotEmulator, deploy: Callable[[IotEmulator], Deploy]
+) -> None:
     """Each broken rule refuses the connection, for that reason."""
     for index, (case, (answer, reason)) in enumerate(INVALID.items()):
         authorizer = await deploy(iot_emulator)(f"invalid{index}", answer=answer)
@@ -88,14 +123,22 @@ async def test_invalid_responses_refuse_the_connection(iot_emulator: IotEmulator
         assert (stage, why.split(" (")[0]) == ("upgrade", reason), case
 
 
-async def test_lambda_errors_and_timeouts_refuse(iot_emulator: IotEmulator, deploy: Callable[[IotEmulator], Deploy]) -> None:
+async def test_lambda_errors_and_timeouts_refuse(
+    iot_emulator: IotEmulator, deploy: Callable[[IotEmulator], Deploy]
+) -> None:
     """A function that raises, or runs past its timeout, refuses the connection."""
     failing = await deploy(iot_emulator)("failing", mode="raise")
     assert not await _outcome(iot_emulator, failing.headers())
-    assert iot_emulator.refusals[-1] == ("upgrade", "the authorizer function failed: The function raised RuntimeError")
+    assert iot_emulator.refusals[-1] == (
+        "upgrade",
+        "the authorizer function failed: The function raised RuntimeError",
+    )
     slow = await deploy(iot_emulator)("slow", mode="sleep", sleep=3.0, timeout=1)
     assert not await _outcome(iot_emulator, slow.headers())
-    assert iot_emulator.refusals[-1] == ("upgrade", "the authorizer function failed: Task timed out after 1.00 seconds")
+    assert iot_emulator.refusals[-1] == (
+        "upgrade",
+        "the authorizer function failed: Task timed out after 1.00 seconds",
+    )
     # The runtime that was killed for the timeout is replaced: the next connection works.
     working = await deploy(iot_emulator)("working")
     assert await _outcome(iot_emulator, working.headers())
@@ -104,22 +147,42 @@ async def test_lambda_errors_and_timeouts_refuse(iot_emulator: IotEmulator, depl
 POLICY_WITH_VARIABLES = {
     "Version": "2012-10-17",
     "Statement": [
-        {"Effect": "Allow", "Action": "iot:Connect", "Resource": "arn:aws:iot:us-east-1:123456789012:client/${iot:ClientId}"},
-        {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": "arn:aws:iot:us-east-1:123456789012:topic/things/${iot:ClientId}/*"},
-        {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": "arn:aws:iot:us-east-1:123456789012:topicfilter/things/${iot:ClientId}/*"},
-        {"Effect": "Deny", "Action": "iot:Connect", "Resource": "arn:aws:iot:us-east-1:123456789012:client/${iot:ClientId}",
-         "Condition": {"StringEquals": {"iot:ClientId": "banned"}}},
+        {
+            "Effect": "Allow",
+            "Action": "iot:Connect",
+            "Resource": "arn:aws:iot:us-east-1:123456789012:client/${iot:ClientId}",
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["iot:Publish", "iot:Receive"],
+            "Resource": "arn:aws:iot:us-east-1:123456789012:topic/things/${iot:ClientId}/*",
+        },
+        {
+            "Effect": "Allow",
+            "Action": "iot:Subscribe",
+            "Resource": "arn:aws:iot:us-east-1:123456789012:topicfilter/things/${iot:ClientId}/*",
+        },
+        {
+            "Effect": "Deny",
+            "Action": "iot:Connect",
+            "Resource": "arn:aws:iot:us-east-1:123456789012:client/${iot:ClientId}",
+            "Condition": {"StringEquals": {"iot:ClientId": "banned"}},
+        },
     ],
 }
 
 
-async def test_policy_variables(iot_emulator: IotEmulator, deploy: Callable[[IotEmulator], Deploy]) -> None:
+async def test_policy_variables(
+    iot_emulator: IotEmulator, deploy: Callable[[IotEmulator], Deploy]
+) -> None:
     """`${iot:ClientId}` is the connection's client id, in resources and conditions."""
     authorizer = await deploy(iot_emulator)("scoped", answer=response(POLICY_WITH_VARIABLES))
     headers = authorizer.headers()
     reached: list[str] = []
     with pytest.raises(aiomqtt.MqttError):
-        async with mqtt_client(iot_emulator, identifier="dev1", websocket_headers=headers) as client:
+        async with mqtt_client(
+            iot_emulator, identifier="dev1", websocket_headers=headers
+        ) as client:
             await client.subscribe("things/dev1/commands")
             await client.publish("things/dev1/data", b"ok", qos=1)
             assert "dev1" in iot_emulator.by_client
@@ -146,11 +209,25 @@ async def test_variables_that_custom_authentication_cannot_resolve(
     literal text."""
     thing = {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}"}],
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "iot:Connect",
+                "Resource": (
+                    "arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}"
+                ),
+            }
+        ],
     }
     old_version = {
         "Version": "2008-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "arn:aws:iot:us-east-1:123456789012:client/${iot:ClientId}"}],
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "iot:Connect",
+                "Resource": "arn:aws:iot:us-east-1:123456789012:client/${iot:ClientId}",
+            }
+        ],
     }
     for index, document in enumerate((thing, old_version)):
         authorizer = await deploy(iot_emulator)(f"unresolved{index}", answer=response(document))

@@ -32,7 +32,9 @@ async def test_second_connect_with_a_client_id_takes_the_session_over(
     authorizer = await deploy(iot_emulator)("tester")
     headers = authorizer.headers()
     presence: list[dict[str, Any]] = []
-    async with mqtt_client(iot_emulator, identifier="observer", websocket_headers=headers) as observer:
+    async with mqtt_client(
+        iot_emulator, identifier="observer", websocket_headers=headers
+    ) as observer:
         await observer.subscribe("$aws/events/presence/+/dup")
 
         async def watch() -> None:
@@ -44,7 +46,9 @@ async def test_second_connect_with_a_client_id_takes_the_session_over(
         await first.__aenter__()
         await first.subscribe("t/dup")
         first_seen: list[str] = []
-        first_reader = asyncio.get_running_loop().create_task(_messages_until_disconnected(first, first_seen))
+        first_reader = asyncio.get_running_loop().create_task(
+            _messages_until_disconnected(first, first_seen)
+        )
         first_session = iot_emulator.by_client["dup"].session_id
 
         async with mqtt_client(iot_emulator, identifier="dup", websocket_headers=headers) as second:
@@ -82,7 +86,9 @@ async def test_a_refused_connect_does_not_take_the_session_over(
 ) -> None:
     """Only an accepted CONNECT disconnects the client id's holder."""
     authorizer = await deploy(iot_emulator)("tester")
-    async with mqtt_client(iot_emulator, identifier="dup", websocket_headers=authorizer.headers()) as holder:
+    async with mqtt_client(
+        iot_emulator, identifier="dup", websocket_headers=authorizer.headers()
+    ) as holder:
         await holder.subscribe("t/dup")
         forged = dict(authorizer.headers())
         forged["X-Amz-CustomAuthorizer-Signature"] = authorizer.sign("another-token")

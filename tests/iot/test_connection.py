@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import aiomqtt
 import pytest
+from paho.mqtt.client import _WebsocketWrapper
 
 from custom_components.konnected_aws.iot.connection import (
     BridgeConnection,
@@ -162,13 +163,15 @@ async def _bridge_on_emulator(emulator: IotEmulator) -> tuple[BridgeConnection, 
         signature=signature,
         client_id=f"konnected-bridge-{bridge_id}",
     )
-    connection = BridgeConnection(credentials, recorder.on_message, recorder.on_change, backoff_initial=60)
+    connection = BridgeConnection(
+        credentials, recorder.on_message, recorder.on_change, backoff_initial=60
+    )
     return connection, recorder
 
 
 @pytest.fixture
 async def pinging_emulator(socket_enabled: None) -> AsyncIterator[IotEmulator]:
-    """An emulator that sends a WebSocket ping every 0.2 s (AWS IoT sends none; other servers do)."""
+    """An emulator sending a WebSocket ping every 0.2 s (AWS IoT sends none; other servers do)."""
     emulator = IotEmulator(ws_ping_interval=0.2)
     await emulator.start()
     yield emulator
@@ -192,13 +195,14 @@ async def test_the_bridge_answers_websocket_pings(pinging_emulator: IotEmulator)
         await connection.stop()
 
 
-async def test_unmasked_pongs_are_refused(pinging_emulator: IotEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_unmasked_pongs_are_refused(
+    pinging_emulator: IotEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Without the fix (paho's own framing) the server closes the connection at the first ping:
     the emulator is as strict as RFC 6455 requires, so the fix above is what keeps the bridge up."""
-    from paho.mqtt.client import _WebsocketWrapper
-
     connection, recorder = await _bridge_on_emulator(pinging_emulator)
-    monkeypatch.setattr(_WebsocketWrapper, "_create_frame", _WebsocketWrapper._create_frame.__wrapped__)  # type: ignore[attr-defined]
+    unpatched = _WebsocketWrapper._create_frame.__wrapped__  # type: ignore[attr-defined]
+    monkeypatch.setattr(_WebsocketWrapper, "_create_frame", unpatched)
     connection.start()
     try:
         assert await connection.wait_connected(10)
@@ -206,6 +210,7 @@ async def test_unmasked_pongs_are_refused(pinging_emulator: IotEmulator, monkeyp
             while connection.connected:
                 await asyncio.sleep(0.05)
         assert recorder.changes == [True, False]
-        assert pinging_emulator.close_codes["konnected-bridge-hassbridge1"] == 1002  # protocol error
+        # 1002: protocol error
+        assert pinging_emulator.close_codes["konnected-bridge-hassbridge1"] == 1002
     finally:
         await connection.stop()

@@ -80,7 +80,9 @@ def mask_paho_websocket_frames() -> None:
     if create_frame is None or getattr(create_frame, "konnected_masked", False):
         return
     if list(inspect.signature(create_frame).parameters) != ["self", "opcode", "data", "do_masking"]:
-        _LOGGER.warning("paho-mqtt's WebSocket framing changed; its control frames stay as they are")
+        _LOGGER.warning(
+            "paho-mqtt's WebSocket framing changed; its control frames stay as they are"
+        )
         return
 
     @functools.wraps(create_frame)
@@ -88,7 +90,7 @@ def mask_paho_websocket_frames() -> None:
         return create_frame(self, opcode, data, 1)
 
     setattr(masked, "konnected_masked", True)  # noqa: B010 - marks the patch as applied
-    wrapper._create_frame = masked  # noqa: SLF001 - the private method is the one to fix
+    wrapper._create_frame = masked
 
 
 type MessageCallback = Callable[[BoardMessage], None]
