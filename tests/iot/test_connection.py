@@ -16,6 +16,7 @@ from custom_components.konnected_aws.iot.connection import (
     BridgeCredentials,
     BridgeNotConnectedError,
     iot_url,
+    mask_paho_websocket_frames,
 )
 from custom_components.konnected_aws.iot.messages import ActuatorCommand, BoardMessage, ZoneState
 from devtools.iot_emulator import IotEmulator
@@ -214,3 +215,17 @@ async def test_unmasked_pongs_are_refused(
         assert pinging_emulator.close_codes["konnected-bridge-hassbridge1"] == 1002
     finally:
         await connection.stop()
+
+
+def test_the_paho_patch_leaves_a_changed_paho_alone(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If paho's private framing method changes shape, nothing is patched and a warning says so."""
+
+    def create_frame(self: object, opcode: int, data: bytearray) -> bytearray:
+        return data
+
+    monkeypatch.setattr(_WebsocketWrapper, "_create_frame", create_frame)
+    mask_paho_websocket_frames()
+    assert _WebsocketWrapper._create_frame is create_frame
+    assert "framing changed" in caplog.text
