@@ -1,9 +1,17 @@
 """IoT custom authorizers for moto, which (5.2.5) does not implement them.
 
-Adds CreateAuthorizer, DescribeAuthorizer, UpdateAuthorizer, DeleteAuthorizer and
-ListAuthorizers to moto's IoT responses, with AWS's validation that matters here
-(unique names, ACTIVE authorizers cannot be deleted, at most two signing keys). Works for
-in-process `mock_aws` and for moto's server alike; `install()` is idempotent.
+Adds CreateAuthorizer, DescribeAuthorizer, UpdateAuthorizer, DeleteAuthorizer,
+ListAuthorizers and the account's default authorizer (SetDefaultAuthorizer,
+DescribeDefaultAuthorizer, ClearDefaultAuthorizer) to moto's IoT responses, with AWS's
+validation that matters here (unique names, ACTIVE authorizers cannot be deleted, at most two
+RSA signing keys of at least 2,048 bits, required when signing is enabled, the default must
+exist). Works for in-process `mock_aws` and for moto's server
+alike; `install()` is idempotent.
+
+The default authorizer is what AWS IoT uses "if a websocket connection is made without
+specifying an authorizer" (SetDefaultAuthorizer, AWS IoT API reference). Deleting the default
+authorizer is refused with DeleteConflictException (an error the API lists for
+DeleteAuthorizer; AWS does not say when it is raised, so this is the stricter reading).
 """
 
 from __future__ import annotations
@@ -12,8 +20,11 @@ import json
 import time
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.core.responses import ActionResult, EmptyResult
 from moto.iot.exceptions import (
+    DeleteConflictException,
     InvalidRequestException,
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
@@ -22,6 +33,7 @@ from moto.iot.models import IoTBackend, iot_backends
 from moto.iot.responses import IoTResponse
 
 MAX_SIGNING_KEYS = 2
+MIN_KEY_BITS = 2048
 
 
 def _store(backend: IoTBackend) -> dict[str, dict[str, Any]]:
@@ -37,9 +49,38 @@ def authorizers(account_id: str, region: str) -> dict[str, dict[str, Any]]:
     return _store(iot_backends[account_id][region])
 
 
+def _set_default_name(backend: IoTBackend, name: str | None) -> None:
+    backend.konnected_default_authorizer = name  # type: ignore[attr-defined]
+
+
+def _default_name(backend: IoTBackend) -> str | None:
+    name = getattr(backend, "konnected_default_authorizer", None)
+    return name if isinstance(name, str) else None
+
+
+def default_authorizer(account_id: str, region: str) -> str | None:
+    """The name set by SetDefaultAuthorizer for an account and region, or None."""
+    return _default_name(iot_backends[account_id][region])
+
+
 def _check_keys(keys: Any) -> None:
-    if keys is not None and len(keys) > MAX_SIGNING_KEYS:
+    """At most two keys, each an RSA public key of at least 2,048 bits (AWS IoT developer guide,
+    config-custom-auth.html: "Its minimum length is 2,048 bits")."""
+    if keys is None:
+        return
+    if len(keys) > MAX_SIGNING_KEYS:
         raise InvalidRequestException("An authorizer holds at most 2 token signing public keys")
+    for pem in keys.values():
+        try:
+            key = serialization.load_pem_public_key(str(pem).encode())
+        except ValueError as err:
+            raise InvalidRequestException(
+                "A token signing public key is not a PEM public key"
+            ) from err
+        if not isinstance(key, rsa.RSAPublicKey) or key.key_size < MIN_KEY_BITS:
+            raise InvalidRequestException(
+                "A token signing public key must be RSA of at least 2048 bits"
+            )
 
 
 def _create_authorizer(self: IoTResponse) -> ActionResult:
@@ -49,6 +90,13 @@ def _create_authorizer(self: IoTResponse) -> ActionResult:
         raise ResourceAlreadyExistsException(f"Authorizer {name} already exists", name, "")
     keys = self._get_param("tokenSigningPublicKeys") or {}
     _check_keys(keys)
+    signing_disabled = bool(self._get_param("signingDisabled") or False)
+    if not signing_disabled and (not keys or not self._get_param("tokenKeyName")):
+        # "Values for the tokenKeyName and tokenSigningPublicKeys parameters are ... required
+        # values if signing is enabled" (config-custom-auth.html).
+        raise InvalidRequestException(
+            "tokenKeyName and tokenSigningPublicKeys are required when signing is enabled"
+        )
     arn = f"arn:aws:iot:{self.region}:{self.current_account}:authorizer/{name}"
     now = time.time()
     store[name] = {
@@ -58,7 +106,7 @@ def _create_authorizer(self: IoTResponse) -> ActionResult:
         "tokenKeyName": self._get_param("tokenKeyName"),
         "tokenSigningPublicKeys": dict(keys),
         "status": self._get_param("status") or "ACTIVE",
-        "signingDisabled": bool(self._get_param("signingDisabled") or False),
+        "signingDisabled": signing_disabled,
         "enableCachingForHttp": bool(self._get_param("enableCachingForHttp") or False),
         "creationDate": now,
         "lastModifiedDate": now,
@@ -89,14 +137,54 @@ def _update_authorizer(self: IoTResponse) -> ActionResult:
         _check_keys(keys)
         description["tokenSigningPublicKeys"] = dict(keys)
     description["lastModifiedDate"] = time.time()
-    return ActionResult({"authorizerName": description["authorizerName"], "authorizerArn": description["authorizerArn"]})
+    return ActionResult(
+        {
+            "authorizerName": description["authorizerName"],
+            "authorizerArn": description["authorizerArn"],
+        }
+    )
 
 
 def _delete_authorizer(self: IoTResponse) -> EmptyResult:
     description = _get(self)
     if description["status"] == "ACTIVE":
-        raise InvalidRequestException("An ACTIVE authorizer cannot be deleted; set it INACTIVE first")
+        raise InvalidRequestException(
+            "An ACTIVE authorizer cannot be deleted; set it INACTIVE first"
+        )
+    if _default_name(self.iot_backend) == description["authorizerName"]:
+        raise DeleteConflictException(
+            "The default authorizer cannot be deleted; clear the default first"
+        )
     del _store(self.iot_backend)[description["authorizerName"]]
+    return EmptyResult()
+
+
+def _set_default_authorizer(self: IoTResponse) -> ActionResult:
+    description = _get(self)
+    _set_default_name(self.iot_backend, description["authorizerName"])
+    return ActionResult(
+        {
+            "authorizerName": description["authorizerName"],
+            "authorizerArn": description["authorizerArn"],
+        }
+    )
+
+
+def _the_default(self: IoTResponse) -> dict[str, Any]:
+    name = _default_name(self.iot_backend)
+    description = _store(self.iot_backend).get(name or "")
+    if description is None:
+        raise ResourceNotFoundException("No default authorizer is set")
+    return description
+
+
+def _describe_default_authorizer(self: IoTResponse) -> ActionResult:
+    return ActionResult({"authorizerDescription": json.loads(json.dumps(_the_default(self)))})
+
+
+def _clear_default_authorizer(self: IoTResponse) -> EmptyResult:
+    _the_default(self)
+    _set_default_name(self.iot_backend, None)
     return EmptyResult()
 
 
@@ -115,3 +203,6 @@ def install() -> None:
     IoTResponse.update_authorizer = _update_authorizer  # type: ignore[attr-defined]
     IoTResponse.delete_authorizer = _delete_authorizer  # type: ignore[attr-defined]
     IoTResponse.list_authorizers = _list_authorizers  # type: ignore[attr-defined]
+    IoTResponse.set_default_authorizer = _set_default_authorizer  # type: ignore[attr-defined]
+    IoTResponse.describe_default_authorizer = _describe_default_authorizer  # type: ignore[attr-defined]
+    IoTResponse.clear_default_authorizer = _clear_default_authorizer  # type: ignore[attr-defined]

@@ -1,20 +1,25 @@
-"""The bridge connection against a real MQTT broker on 127.0.0.1 (WebSocket transport)."""
+"""The bridge connection against a real MQTT broker on 127.0.0.1 (WebSocket transport), and
+against the AWS IoT emulation sending WebSocket pings."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 import aiomqtt
 import pytest
+from paho.mqtt.client import _WebsocketWrapper
 
 from custom_components.konnected_aws.iot.connection import (
     BridgeConnection,
     BridgeCredentials,
     BridgeNotConnectedError,
     iot_url,
+    mask_paho_websocket_frames,
 )
 from custom_components.konnected_aws.iot.messages import ActuatorCommand, BoardMessage, ZoneState
+from devtools.iot_emulator import IotEmulator
 
 from .conftest import PlainBroker
 
@@ -139,3 +144,89 @@ async def test_consumer_errors_do_not_drop_the_connection(plain_broker: PlainBro
         assert connection.connected
     finally:
         await connection.stop()
+
+
+async def _bridge_on_emulator(emulator: IotEmulator) -> tuple[BridgeConnection, Recorder]:
+    """The bridge authenticated by the shipped authorizer on an emulated account."""
+    bridge_id = "hassbridge1"
+
+    def setup() -> tuple[str, str]:
+        cloud = emulator.cloud_account()
+        cloud.ensure()
+        cloud.registry.register(bridge_id, "user", "bridge")
+        return emulator.signed_token(bridge_id)
+
+    token, signature = await asyncio.get_running_loop().run_in_executor(None, setup)
+    recorder = Recorder()
+    credentials = BridgeCredentials(
+        url=emulator.ws_url,
+        authorizer_name="konnected-aws",
+        token=token,
+        signature=signature,
+        client_id=f"konnected-bridge-{bridge_id}",
+    )
+    connection = BridgeConnection(
+        credentials, recorder.on_message, recorder.on_change, backoff_initial=60
+    )
+    return connection, recorder
+
+
+@pytest.fixture
+async def pinging_emulator(socket_enabled: None) -> AsyncIterator[IotEmulator]:
+    """An emulator sending a WebSocket ping every 0.2 s (AWS IoT sends none; other servers do)."""
+    emulator = IotEmulator(ws_ping_interval=0.2)
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
+
+
+async def test_the_bridge_answers_websocket_pings(pinging_emulator: IotEmulator) -> None:
+    """paho 2.1.0 answers pings unmasked; with the bridge's fix every pong is masked and the
+    connection stays up across many pings."""
+    connection, recorder = await _bridge_on_emulator(pinging_emulator)
+    connection.start()
+    try:
+        assert await connection.wait_connected(10)
+        client_id = "konnected-bridge-hassbridge1"
+        async with asyncio.timeout(10):
+            while pinging_emulator.by_client[client_id].pongs < 5:
+                await asyncio.sleep(0.05)
+        assert connection.connected
+        assert recorder.changes == [True]
+    finally:
+        await connection.stop()
+
+
+async def test_unmasked_pongs_are_refused(
+    pinging_emulator: IotEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the fix (paho's own framing) the server closes the connection at the first ping:
+    the emulator is as strict as RFC 6455 requires, so the fix above is what keeps the bridge up."""
+    connection, recorder = await _bridge_on_emulator(pinging_emulator)
+    unpatched = _WebsocketWrapper._create_frame.__wrapped__  # type: ignore[attr-defined]
+    monkeypatch.setattr(_WebsocketWrapper, "_create_frame", unpatched)
+    connection.start()
+    try:
+        assert await connection.wait_connected(10)
+        async with asyncio.timeout(10):
+            while connection.connected:
+                await asyncio.sleep(0.05)
+        assert recorder.changes == [True, False]
+        # 1002: protocol error
+        assert pinging_emulator.close_codes["konnected-bridge-hassbridge1"] == 1002
+    finally:
+        await connection.stop()
+
+
+def test_the_paho_patch_leaves_a_changed_paho_alone(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If paho's private framing method changes shape, nothing is patched and a warning says so."""
+
+    def create_frame(self: object, opcode: int, data: bytearray) -> bytearray:
+        return data
+
+    monkeypatch.setattr(_WebsocketWrapper, "_create_frame", create_frame)
+    mask_paho_websocket_frames()
+    assert _WebsocketWrapper._create_frame is create_frame
+    assert "framing changed" in caplog.text

@@ -3,22 +3,26 @@
 It authenticates with the account's custom authorizer as the `bridge` principal (see
 docs/architecture.md), subscribes to every board's reports and publishes actuator
 commands. The MQTT protocol itself is aiomqtt/paho's; this module only keeps the
-connection alive, with exponential backoff, and turns messages into typed reports.
+connection alive, with exponential backoff, and turns messages into typed reports, and
+masks paho's WebSocket control frames (`mask_paho_websocket_frames`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import inspect
 import logging
 import random
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import aiomqtt
+from paho.mqtt import client as paho_client
 
 from .messages import BRIDGE_SUBSCRIPTIONS, ActuatorCommand, BoardMessage, board_topics, parse_message
 
@@ -61,6 +65,34 @@ def iot_url(endpoint: str) -> str:
     return f"wss://{endpoint}/mqtt"
 
 
+def mask_paho_websocket_frames() -> None:
+    """Make paho mask every WebSocket frame it sends (process-wide, idempotent).
+
+    paho-mqtt 2.1.0 answers a server's WebSocket ping with an unmasked pong, and echoes a close
+    frame unmasked (`_WebsocketWrapper._recv_impl` calls `_create_frame(..., 0)`). RFC 6455
+    section 5.1: a client masks every frame, and a server closes the connection (1002) on an
+    unmasked one - so any server that pings would drop the bridge. paho's wrapper only ever
+    makes client frames, so always masking is correct. The patch is skipped if paho's private
+    `_create_frame(self, opcode, data, do_masking)` changes shape.
+    """
+    wrapper: Any = getattr(paho_client, "_WebsocketWrapper", None)
+    create_frame = getattr(wrapper, "_create_frame", None)
+    if create_frame is None or getattr(create_frame, "konnected_masked", False):
+        return
+    if list(inspect.signature(create_frame).parameters) != ["self", "opcode", "data", "do_masking"]:
+        _LOGGER.warning(
+            "paho-mqtt's WebSocket framing changed; its control frames stay as they are"
+        )
+        return
+
+    @functools.wraps(create_frame)
+    def masked(self: Any, opcode: int, data: bytearray, do_masking: int = 1) -> Any:
+        return create_frame(self, opcode, data, 1)
+
+    setattr(masked, "konnected_masked", True)  # noqa: B010 - marks the patch as applied
+    wrapper._create_frame = masked
+
+
 type MessageCallback = Callable[[BoardMessage], None]
 type ConnectionCallback = Callable[[bool], None]
 
@@ -84,6 +116,7 @@ class BridgeConnection:
             raise ValueError(f"Not a WebSocket URL: {credentials.url}")
         if parts.scheme == "wss" and ssl_context is None:
             raise ValueError("A TLS context is needed for wss URLs")
+        mask_paho_websocket_frames()
         self._credentials = credentials
         self._hostname = parts.hostname
         self._port = parts.port or (443 if parts.scheme == "wss" else 80)

@@ -1,0 +1,1 @@
+"""The local AWS IoT emulation against AWS IoT Core's documented behaviour."""
