@@ -38,7 +38,7 @@ BURST = 2000
 ROUNDS = 3
 # HA's mqtt connects as a second bridge principal: the authorizer lets bridges read every board.
 HA_MQTT_PRINCIPAL = "bridgebench"
-HA_MQTT_CLIENT_ID = f"konnected-bridge-{HA_MQTT_PRINCIPAL}"
+HA_MQTT_CLIENT_ID = f"konnected-bridge-{HA_MQTT_PRINCIPAL}-benchmark"
 HA_MQTT_ENTITY = "binary_sensor.zone_1_via_ha_mqtt"
 KONNECTED = "konnected_aws"
 HA_MQTT = "HA mqtt"
@@ -181,7 +181,7 @@ async def test_bridge_side_by_side_with_ha_mqtt(
     def is_on(entity: str) -> bool:
         return hass.states.get(entity).state == STATE_ON
 
-    konnected_client = f"konnected-bridge-{konnected_entry.data['bridge_id']}"
+    konnected_client = konnected_entry.runtime_data.hub.connection.client_id
 
     async def load_only(consumer: str | None) -> None:
         """Exactly one consumer (or none) connected and subscribed."""

@@ -4,6 +4,7 @@ zone changes, discovery updates, diagnostics and removal."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, SOURCE_SSDP, SOURCE_USER
@@ -393,7 +394,10 @@ async def test_boards_this_integration_cannot_run_are_refused(
     """Firmware before 2.3.2 (no custom-authorizer headers) and the Pro: refused at discovery and
     by address with a clear reason; nothing is registered or sent."""
     entry_id = await setup_account(hass, iot_emulator)
-    old = SimulatedBoard(OTHER_MAC, sw_version="2.3.1", timing=Timing(**vars(FAST)))
+    # 2.3.1 is not simulated (its AWS mode signs with IAM keys); the oldest simulated release,
+    # reporting 2.3.1, is what the integration sees of such a board.
+    old = SimulatedBoard(OTHER_MAC, sw_version="2.3.2", timing=Timing(**vars(FAST)))
+    old.release = replace(old.release, sw_version="2.3.1")
     await old.start()
     try:
         result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(old))

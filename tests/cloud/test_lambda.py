@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from custom_components.konnected_aws.cloud import CloudAccount
-from devtools.iot_emulator.policy import Policy
+from devtools.iot_emulator.policy import Policy, RequestContext
 
 LAMBDA = (
     Path(__file__).parents[2]
@@ -231,7 +231,8 @@ def test_connect_client_ids(
     token = account.registry.register(device, "user", kind=kind).token  # type: ignore[arg-type]
     response = handler.lambda_handler(header_event(token), Context())
     policy = Policy(response["policyDocuments"])
-    assert policy.allows("iot:Connect", f"{IOT}:client/{client_id}") is allowed
+    context = RequestContext.of(**{"iot:ClientId": client_id})
+    assert policy.allows("iot:Connect", f"{IOT}:client/{client_id}", context) is allowed
 
 
 def test_longest_bridge_id_stays_within_limits(handler: ModuleType, account: CloudAccount) -> None:

@@ -29,7 +29,7 @@ from devtools.iot_emulator import IotEmulator
 
 BOARD = "8840f5209948"
 BRIDGE = "hassbridge1"
-BRIDGE_CLIENT_ID = f"konnected-bridge-{BRIDGE}"
+BRIDGE_CLIENT_ID = f"konnected-bridge-{BRIDGE}-0001"
 # The CONNECT the firmware sends (konnected-io/konnected-security src/lfs/mqtt_ws.lua, on
 # `connection`): MQTT 3.1.1, clean session, keep-alive 0, empty client id, no username.
 FIRMWARE_CONNECT = bytes(

@@ -151,7 +151,7 @@ async def test_every_packet_is_its_own_websocket_message(iot_emulator: IotEmulat
     bridge, _ = await raw_connect(
         iot_emulator.ws_url,
         IotEmulator.authorizer_headers(token, signature),
-        connect_packet("konnected-bridge-hassbridge1"),
+        connect_packet("konnected-bridge-hassbridge1-0001"),
     )
     async with board, bridge:
         await board.send(subscribe_packet(topic))

@@ -163,7 +163,7 @@ async def _bridge_on_emulator(emulator: IotEmulator) -> tuple[BridgeConnection, 
         authorizer_name="konnected-aws",
         token=token,
         signature=signature,
-        client_id=f"konnected-bridge-{bridge_id}",
+        client_id=f"konnected-bridge-{bridge_id}-0001",
     )
     connection = BridgeConnection(
         credentials, recorder.on_message, recorder.on_change, backoff_initial=60
@@ -187,7 +187,7 @@ async def test_the_bridge_answers_websocket_pings(pinging_emulator: IotEmulator)
     connection.start()
     try:
         assert await connection.wait_connected(10)
-        client_id = "konnected-bridge-hassbridge1"
+        client_id = "konnected-bridge-hassbridge1-0001"
         async with asyncio.timeout(10):
             while pinging_emulator.by_client[client_id].pongs < 5:
                 await asyncio.sleep(0.05)
@@ -213,7 +213,7 @@ async def test_unmasked_pongs_are_refused(
                 await asyncio.sleep(0.05)
         assert recorder.changes == [True, False]
         # 1002: protocol error
-        assert pinging_emulator.close_codes["konnected-bridge-hassbridge1"] == 1002
+        assert pinging_emulator.close_codes["konnected-bridge-hassbridge1-0001"] == 1002
     finally:
         await connection.stop()
 

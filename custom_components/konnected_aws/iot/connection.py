@@ -134,6 +134,11 @@ class BridgeConnection:
         self.last_error: str | None = None
 
     @property
+    def client_id(self) -> str:
+        """The MQTT client id this connection uses (unique per run)."""
+        return self._credentials.client_id
+
+    @property
     def connected(self) -> bool:
         """True while the broker has accepted us and our subscriptions."""
         return self._connected.is_set()
