@@ -4,19 +4,20 @@ A user's Home Assistant has nothing of ours installed: it installs the manifest'
 itself the first time the integration is used, one `uv pip install --upgrade <requirement>
 --constraint homeassistant/package_constraints.txt` each (home-assistant/core 2026.10.4,
 homeassistant/requirements.py `pip_kwargs` and `_install_requirements_if_missing`,
-homeassistant/util/package.py `install_package`). Here that is a venv with only
-`homeassistant==<version>` (what `pip install homeassistant` gives, resolved once per version and
-then synced from uv's cache in seconds), a config dir with our custom components, and `hass`
-started without `--skip-pip`, next to the local AWS IoT emulation and simulated boards.
+homeassistant/util/package.py `install_package`). Here that is a venv with `homeassistant` as
+Home Assistant's images install it (under its constraints) plus what it installs for its own
+integrations on a first start; resolved once per version into KONNECTED_AWS_CACHE, then synced
+from uv's cache in about a second. Next to it: a config dir with our custom components, the local
+AWS IoT emulation, simulated boards, and `hass` started without `--skip-pip`.
 
 The HTTP server's address is not set with an `http:` YAML block: since 2026.10 Home Assistant
 keeps it in `.storage/http` and migrates YAML once into an unconfirmed trial (reverted after five
-minutes unless confirmed) plus a deprecation repair (components/http/config.py
-`async_load_config`). The config dir instead starts with `.storage/http` in the storage format
-older releases wrote (version 1: just the settings); Home Assistant migrates it itself, through
-its own schema, into the confirmed ("stable") configuration (`_HTTPStore._async_migrate_func`).
+minutes unless confirmed in the UI) plus a deprecation repair (components/http/config.py
+`async_load_config`). The config dir instead starts with `.storage/http` in the format earlier
+releases stored (version 1: just the settings); Home Assistant migrates it itself, through its own
+schema, into the confirmed ("stable") settings (`_HTTPStore._async_migrate_func`).
 
-`python -m devtools.user_ha` runs it all for `scripts/develop` until interrupted.
+`python -m devtools.user_ha` runs it all for `scripts/develop` until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -185,18 +186,18 @@ def sync_venv(venv: Path, lock: Path) -> None:
         _uv(sync)  # first time for this lock: download into the cache
 
 
-def make_ha_venv(venv: Path, ha_version: str, *, started: bool) -> None:
-    """A new venv with Home Assistant and nothing of ours; `started`: as after its first start
-    (see `started_lock`), else as installing it leaves it."""
-    sync_venv(venv, started_lock(ha_version) if started else ha_lock(ha_version))
+def make_ha_venv(venv: Path, ha_version: str) -> None:
+    """A new venv with Home Assistant as after its first start (`started_lock`), nothing of ours."""
+    sync_venv(venv, started_lock(ha_version))
     (venv / ".homeassistant-version").write_text(ha_version)
 
 
 def ensure_ha_venv(venv: Path, ha_version: str) -> None:
-    """Keep an existing venv of that version as it is, with whatever Home Assistant installed."""
+    """Keep an existing venv of that version as it is, with whatever Home Assistant installed;
+    a new one is as after Home Assistant's first start, with nothing of ours."""
     stamp = venv / ".homeassistant-version"
     if not (stamp.exists() and stamp.read_text() == ha_version and (venv / "bin" / "hass").exists()):
-        make_ha_venv(venv, ha_version, started=False)
+        make_ha_venv(venv, ha_version)
 
 
 def installed_version(venv: Path, distribution: str) -> str | None:
@@ -361,16 +362,30 @@ def start_home_assistant(
     )
 
 
+def listening(port: int) -> bool:
+    """Whether a TCP socket listens on `port`, read from /proc/net/tcp on Linux: connecting to
+    probe would make the emulator's WebSocket server log a failed handshake."""
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if not tables[0].exists():
+        with socket.socket() as probe:
+            probe.settimeout(1)
+            return probe.connect_ex((LOOPBACK, port)) == 0
+    for table in tables:
+        for line in table.read_text().splitlines()[1:] if table.exists() else []:
+            local, state = line.split()[1], line.split()[3]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                return True
+    return False
+
+
 def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
-    """Until something accepts on 127.0.0.1:port; fails early if `process` exits."""
+    """Until something listens on `port`; fails early if `process` exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
-        with socket.socket() as probe:
-            probe.settimeout(1)
-            if probe.connect_ex((LOOPBACK, port)) == 0:
-                return
+        if listening(port):
+            return
         time.sleep(0.2)
     raise TimeoutError(f"nothing listens on {LOOPBACK}:{port} after {timeout} s")
 
@@ -391,15 +406,14 @@ def wait_for_log(config_dir: Path, text: str, process: subprocess.Popen[bytes], 
 @dataclass
 class DevStack:
     """The local AWS IoT emulation, simulated boards and a user's Home Assistant, as processes,
-    each in its own session, stopped one by one (Home Assistant first) by their process ids."""
+    each in its own session, stopped one by one (Home Assistant first) by their process ids.
+    Their output goes where ours goes; Home Assistant's log is also in its config dir."""
 
     ha_venv: Path
     config_dir: Path
     ports: Ports
     boards: int
-    log_dir: Path | None = None  # None: output goes to this terminal
     _processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
-    _outputs: list[IO[bytes]] = field(default_factory=list)
 
     def __enter__(self) -> DevStack:
         try:
@@ -412,66 +426,53 @@ class DevStack:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _output(self, name: str) -> IO[bytes] | None:
-        if self.log_dir is None:
-            return None
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        output = (self.log_dir / f"{name}.log").open("wb")
-        self._outputs.append(output)
-        return output
+    def _start(self, name: str, args: list[str], env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+        process = spawn(args, None, env)
+        self._processes.append((name, process))
+        return process
 
     def start(self) -> None:
         python, ports = sys.executable, self.ports
-        emulator = spawn(
+        emulator = self._start(
+            "iot-emulator",
             [python, "-m", "devtools.iot_emulator", "--port", str(ports.iot), "--moto-port", str(ports.moto)],
-            self._output("iot-emulator"),
         )
-        self._processes.append(("iot-emulator", emulator))
-        wait_for_port(ports.iot, emulator, timeout=60)
-        wait_for_port(ports.moto, emulator, timeout=60)
-        boards = spawn(
+        wait_for_port(ports.iot, emulator, timeout=120)
+        wait_for_port(ports.moto, emulator, timeout=120)
+        boards = self._start(
+            "boards",
             [
                 python, "-m", "devtools.board_simulator", "--boards", str(self.boards),
                 "--http-base-port", str(ports.board_http), "--ssdp-base-port", str(ports.board_ssdp),
             ],
-            self._output("boards"),
         )  # fmt: skip
-        self._processes.append(("boards", boards))
-        wait_for_port(ports.board_http, boards, timeout=60)
+        wait_for_port(ports.board_http, boards, timeout=120)
         dev_env = {
             "KONNECTED_DEV_SSDP_TARGETS": ",".join(f"{LOOPBACK}:{ports.board_ssdp + i}" for i in range(self.boards)),
             # Pre-fill the account flow's advanced section with the emulation's endpoints.
             "KONNECTED_AWS_ENDPOINT_URL": ports.moto_url,
             "KONNECTED_AWS_IOT_URL": ports.iot_url,
         }
-        hass = start_home_assistant(self.ha_venv, self.config_dir, dev_env, self._output("home-assistant"))
-        self._processes.append(("home-assistant", hass))
-
-    def wait_until_serving(self, timeout: float) -> None:
-        """Until Home Assistant's HTTP API answers (after installing its frontend on a first start)."""
-        hass = dict(self._processes)["home-assistant"]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if hass.poll() is not None:
-                raise RuntimeError(f"Home Assistant exited with {hass.returncode}:\n{self.ha_log_tail()}")
-            with contextlib.suppress(urllib.error.URLError, OSError):
-                with urllib.request.urlopen(f"{self.ports.url}/api/onboarding", timeout=5) as response:
-                    if response.status == 200:
-                        return
-            time.sleep(1)
-        raise TimeoutError(f"Home Assistant not serving after {timeout} s:\n{self.ha_log_tail()}")
-
-    def ha_log_tail(self, lines: int = 60) -> str:
-        log = self.config_dir / HA_LOG
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
+        self._processes.append(("home-assistant", start_home_assistant(self.ha_venv, self.config_dir, dev_env, None)))
 
     def stop(self) -> None:
         for name, process in reversed(self._processes):
             stop_process(process, timeout=60 if name == "home-assistant" else 15)
         self._processes.clear()
-        for output in self._outputs:
-            output.close()
-        self._outputs.clear()
+
+
+def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Until Home Assistant's HTTP API answers at `url`; fails early if `process` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+        with contextlib.suppress(urllib.error.URLError, OSError):
+            with urllib.request.urlopen(f"{url}/api/onboarding", timeout=5) as response:
+                if response.status == 200:
+                    return
+        time.sleep(1)
+    raise TimeoutError(f"Home Assistant not serving at {url} after {timeout} s")
 
 
 # --- scripts/develop ---------------------------------------------------------------------------
@@ -485,6 +486,8 @@ def main() -> None:
     """Run until Ctrl-C (or SIGTERM), then stop everything cleanly."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dir", type=Path, default=ROOT / ".dev", help="state: venv/ and config/")
+    parser.add_argument("--ha-version", default=None, help="default: the suite's; `latest`: newest on PyPI")
+    parser.add_argument("--copy", action="store_true", help="copy the custom components (as HACS does), not link")
     parser.add_argument("--boards", type=int, default=2)
     parser.add_argument("--http-port", type=int, default=Ports.http)
     parser.add_argument("--iot-port", type=int, default=Ports.iot)
@@ -492,16 +495,20 @@ def main() -> None:
     parser.add_argument("--board-http-port", type=int, default=Ports.board_http)
     parser.add_argument("--board-ssdp-port", type=int, default=Ports.board_ssdp)
     args = parser.parse_args()
-    ports = Ports(args.http_port, args.iot_port, args.moto_port, args.board_http_port, args.board_ssdp_port)
-    ha_version = suite_ha_version()
-    venv, config_dir = args.dir / "venv", args.dir / "config"
-    print(f"Home Assistant {ha_version} in {venv}: it installs what integrations need itself", flush=True)
-    ensure_ha_venv(venv, ha_version)
-    prepare_config_dir(
-        config_dir, http_port=ports.http, components=COMPONENTS, link=True, domains=("default_config", "konnected_dev")
-    )
+    # Also when started with SIGINT ignored (a background job of a non-interactive shell).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    ports = Ports(args.http_port, args.iot_port, args.moto_port, args.board_http_port, args.board_ssdp_port)
+    ha_version = resolve_ha_version(args.ha_version or suite_ha_version())
+    venv, config_dir = args.dir / "venv", args.dir / "config"
     try:
+        print(f"Home Assistant {ha_version} in {venv}: it installs what integrations need itself", flush=True)
+        ensure_ha_venv(venv, ha_version)
+        # What our integration needs and no more: default_config would add integrations that call
+        # out to the internet or need hardware.
+        prepare_config_dir(
+            config_dir, http_port=ports.http, components=COMPONENTS, link=not args.copy, domains=("konnected_dev",)
+        )
         with DevStack(venv, config_dir, ports, args.boards):
             print(
                 f"Home Assistant: {ports.url}  (a first start installs its own requirements, ours on first use)\n"

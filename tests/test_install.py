@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -28,18 +29,16 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from devtools.user_ha import (
-    COMPONENTS,
     HA_LOG,
     ROOT,
-    DevStack,
     Ports,
     ha_constraints,
     installed_version,
     make_ha_venv,
     manifest_requirements,
-    prepare_config_dir,
     resolve_ha_version,
     suite_ha_version,
+    wait_until_serving,
 )
 from tests.test_requirements import parse_constraints
 
@@ -58,28 +57,46 @@ def ha_version() -> str:
 def test_home_assistant_installs_our_requirements_and_adopts_a_board(
     socket_enabled: None, tmp_path: Path, ha_version: str
 ) -> None:
-    """From a venv with nothing of ours to an adopted board, through Home Assistant's installer."""
+    """From a venv with nothing of ours to an adopted board, through Home Assistant's installer;
+    run by scripts/develop's own entry point, which must then stop everything on Ctrl-C."""
     venv, config_dir = tmp_path / "venv", tmp_path / "config"
-    make_ha_venv(venv, ha_version, started=True)
+    make_ha_venv(venv, ha_version)
     requirements = {text: Requirement(text) for text in manifest_requirements()}
     missing = [text for text, requirement in requirements.items() if not _satisfied(venv, requirement)]
     # aiomqtt is in no Home Assistant dependency: Home Assistant has to install it itself.
     assert "aiomqtt" in {canonicalize_name(requirements[text].name) for text in missing}, "venv is not fresh"
 
     ports = Ports.free(boards=1)
-    prepare_config_dir(
-        config_dir, http_port=ports.http, components=COMPONENTS, link=False, domains=("konnected_dev",)
-    )
-    with DevStack(venv, config_dir, ports, boards=1, log_dir=tmp_path / "logs") as stack:
-        stack.wait_until_serving(timeout=600)
-        smoke = subprocess.run(
+    develop_log = tmp_path / "develop.log"
+    with develop_log.open("wb") as output:
+        develop = subprocess.Popen(
             [
-                sys.executable, "-m", "devtools.develop_smoke", "--url", ports.url, "--moto-url", ports.moto_url,
-                "--iot-url", ports.iot_url, "--board-http-port", str(ports.board_http), "--boards", "1",
+                sys.executable, "-m", "devtools.user_ha", "--dir", str(tmp_path), "--ha-version", ha_version,
+                "--copy", "--boards", "1", "--http-port", str(ports.http), "--iot-port", str(ports.iot),
+                "--moto-port", str(ports.moto), "--board-http-port", str(ports.board_http),
+                "--board-ssdp-port", str(ports.board_ssdp),
             ],
-            cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+            cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        assert smoke.returncode == 0, f"{smoke.stdout}\n{smoke.stderr}\n{stack.ha_log_tail()}"
+        try:
+            wait_until_serving(ports.url, develop, timeout=600)
+            started = _children(develop.pid)
+            smoke = subprocess.run(
+                [
+                    sys.executable, "-m", "devtools.develop_smoke", "--url", ports.url, "--moto-url", ports.moto_url,
+                    "--iot-url", ports.iot_url, "--board-http-port", str(ports.board_http), "--boards", "1",
+                ],
+                cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+            )  # fmt: skip
+            assert smoke.returncode == 0, f"{smoke.stdout}\n{smoke.stderr}\n{_tail(config_dir / HA_LOG)}"
+        finally:
+            develop.send_signal(signal.SIGINT)  # what Ctrl-C in scripts/develop's terminal sends
+            try:
+                develop.wait(timeout=120)
+            finally:
+                develop.kill()
+    assert develop.returncode == 0, _tail(develop_log)
+    assert len(started) == 3 and not [pid for pid in started if Path(f"/proc/{pid}").exists()], started
     log = (config_dir / HA_LOG).read_text()
 
     for text in missing:
@@ -94,6 +111,19 @@ def test_home_assistant_installs_our_requirements_and_adopts_a_board(
         for constraint in constraints.get(canonicalize_name(requirement.name), []):
             assert constraint.specifier.contains(version, prereleases=True), (text, version, str(constraint))
     _assert_loopback_http_settings_confirmed(config_dir, ports.http)
+
+
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started (Linux /proc): emulator, boards, Home Assistant."""
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+
+
+def _tail(path: Path, lines: int = 80) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
 def _satisfied(venv: Path, requirement: Requirement) -> bool:
