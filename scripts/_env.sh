@@ -3,8 +3,13 @@
 # shellcheck shell=bash
 
 PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# Outside the repo so fresh clones reuse it; override for a private cache.
-CACHE_DIR="${KONNECTED_AWS_CACHE:-/var/cache/konnected-aws}"
+# Outside the repo so fresh clones reuse it; override for a private cache. It holds the sid root
+# (when needed), uv's cache and the resolved Home Assistant installs of tests/test_install.py.
+if [ "$(id -u)" = 0 ]; then
+    CACHE_DIR="${KONNECTED_AWS_CACHE:-/var/cache/konnected-aws}"
+else
+    CACHE_DIR="${KONNECTED_AWS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/konnected-aws}"
+fi
 SID_ROOT="$CACHE_DIR/sid-root"
 MIN_PYTHON="3.14.2"
 MANIFEST="$PROJECT_DIR/custom_components/konnected_aws/manifest.json"
