@@ -1,4 +1,4 @@
-"""Home Assistant installed the way a user installs it, for `scripts/develop` and tests/test_install.py.
+"""Home Assistant as a user installs it, for `scripts/develop` and tests/test_install.py.
 
 A user's Home Assistant has nothing of ours installed: it installs the manifest's requirements
 itself the first time the integration is used, one `uv pip install --upgrade <requirement>
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import importlib.metadata
 import json
 import os
@@ -74,10 +73,16 @@ def cache_dir() -> Path:
 
 def _clean_environ() -> dict[str, str]:
     """This process's environment without the test venv's activation."""
-    env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
+    }
     if venv := os.environ.get("VIRTUAL_ENV"):
         env["PATH"] = os.pathsep.join(
-            part for part in env.get("PATH", "").split(os.pathsep) if part != str(Path(venv) / "bin")
+            part
+            for part in env.get("PATH", "").split(os.pathsep)
+            if part != str(Path(venv) / "bin")
         )
     return env
 
@@ -94,7 +99,9 @@ def _uv(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
 
 def base_python() -> str:
     """The interpreter this venv was made from: a user's venv uses the system Python."""
-    return str(Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}")
+    return str(
+        Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    )
 
 
 def resolve_ha_version(wanted: str) -> str:
@@ -131,10 +138,22 @@ def ha_constraints(ha_version: str) -> Path:
     if not constraints.exists():
         with tempfile.TemporaryDirectory(dir=constraints.parent) as unpacked:
             _uv(
-                ["pip", "install", "--quiet", "--no-deps", "--python", base_python(), "--target", unpacked,
-                 f"homeassistant=={ha_version}"],
-            )  # fmt: skip
-            _keep(constraints, (Path(unpacked) / "homeassistant" / "package_constraints.txt").read_text())
+                [
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--no-deps",
+                    "--python",
+                    base_python(),
+                    "--target",
+                    unpacked,
+                    f"homeassistant=={ha_version}",
+                ],
+            )
+            _keep(
+                constraints,
+                (Path(unpacked) / "homeassistant" / "package_constraints.txt").read_text(),
+            )
     return constraints
 
 
@@ -144,11 +163,19 @@ def ha_lock(ha_version: str) -> Path:
     lock = _version_dir(ha_version) / "requirements.txt"
     if not lock.exists():
         compiled = _uv(
-            ["pip", "compile", "--quiet", "--python", base_python(), "--constraint", str(ha_constraints(ha_version)),
-             "-"],
+            [
+                "pip",
+                "compile",
+                "--quiet",
+                "--python",
+                base_python(),
+                "--constraint",
+                str(ha_constraints(ha_version)),
+                "-",
+            ],
             input=f"homeassistant=={ha_version}\n",
             capture_output=True,
-        ).stdout  # fmt: skip
+        ).stdout
         _keep(lock, compiled)
     return lock
 
@@ -164,14 +191,21 @@ def started_lock(ha_version: str) -> Path:
         venv, config_dir = Path(scratch) / "venv", Path(scratch) / "config"
         sync_venv(venv, ha_lock(ha_version))
         (http_port,) = free_ports(1)
-        prepare_config_dir(config_dir, http_port=http_port, components=(), link=False, domains=("ssdp",))
+        prepare_config_dir(
+            config_dir, http_port=http_port, components=(), link=False, domains=("ssdp",)
+        )
         with (Path(scratch) / "output.log").open("wb") as output:
             hass = start_home_assistant(venv, config_dir, {}, output)
             try:
                 wait_for_log(config_dir, "Home Assistant initialized", hass, timeout=900)
             finally:
                 stop_process(hass, timeout=60)
-        _keep(lock, _uv(["pip", "freeze", "--python", str(venv / "bin" / "python")], capture_output=True).stdout)
+        _keep(
+            lock,
+            _uv(
+                ["pip", "freeze", "--python", str(venv / "bin" / "python")], capture_output=True
+            ).stdout,
+        )
     return lock
 
 
@@ -196,7 +230,9 @@ def ensure_ha_venv(venv: Path, ha_version: str) -> None:
     """Keep an existing venv of that version as it is, with whatever Home Assistant installed;
     a new one is as after Home Assistant's first start, with nothing of ours."""
     stamp = venv / ".homeassistant-version"
-    if not (stamp.exists() and stamp.read_text() == ha_version and (venv / "bin" / "hass").exists()):
+    if not (
+        stamp.exists() and stamp.read_text() == ha_version and (venv / "bin" / "hass").exists()
+    ):
         make_ha_venv(venv, ha_version)
 
 
@@ -229,12 +265,20 @@ def seed_http_store(config_dir: Path, port: int) -> None:
         return
     store.parent.mkdir(parents=True, exist_ok=True)
     store.write_text(
-        json.dumps({"version": 1, "key": "http", "data": {"server_host": [LOOPBACK], "server_port": port}}, indent=2)
+        json.dumps(
+            {"version": 1, "key": "http", "data": {"server_host": [LOOPBACK], "server_port": port}},
+            indent=2,
+        )
     )
 
 
 def prepare_config_dir(
-    config_dir: Path, *, http_port: int, components: Iterable[str], link: bool, domains: Iterable[str]
+    config_dir: Path,
+    *,
+    http_port: int,
+    components: Iterable[str],
+    link: bool,
+    domains: Iterable[str],
 ) -> None:
     """Custom components (symlinked for development, copied like HACS does), YAML, HTTP settings."""
     custom = config_dir / "custom_components"
@@ -314,13 +358,9 @@ class Ports:
         return f"ws://{LOOPBACK}:{self.iot}/mqtt"
 
 
-def _die_with_parent() -> None:
-    """Children get SIGTERM if this process dies without stopping them (Linux)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def spawn(args: list[str], output: IO[bytes] | None, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    args: list[str], output: IO[bytes] | None, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """In its own session: a Ctrl-C in the terminal reaches only us, and we stop it by its id."""
     return subprocess.Popen(
         args,
@@ -330,7 +370,6 @@ def spawn(args: list[str], output: IO[bytes] | None, env: Mapping[str, str] | No
         stdout=output,
         stderr=subprocess.STDOUT if output else None,
         start_new_session=True,
-        preexec_fn=_die_with_parent,
     )
 
 
@@ -358,7 +397,9 @@ def start_home_assistant(
 ) -> subprocess.Popen[bytes]:
     """`hass` without --skip-pip: it installs what integrations require, as for every user."""
     return spawn(
-        [str(venv / "bin" / "hass"), "--config", str(config_dir)], output, home_assistant_env(venv, extra_env)
+        [str(venv / "bin" / "hass"), "--config", str(config_dir)],
+        output,
+        home_assistant_env(venv, extra_env),
     )
 
 
@@ -390,7 +431,9 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) -
     raise TimeoutError(f"nothing listens on {LOOPBACK}:{port} after {timeout} s")
 
 
-def wait_for_log(config_dir: Path, text: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+def wait_for_log(
+    config_dir: Path, text: str, process: subprocess.Popen[bytes], timeout: float
+) -> None:
     """Until Home Assistant's log has `text`; fails early if it exits."""
     log = config_dir / HA_LOG
     deadline = time.monotonic() + timeout
@@ -426,7 +469,9 @@ class DevStack:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _start(self, name: str, args: list[str], env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def _start(
+        self, name: str, args: list[str], env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         process = spawn(args, None, env)
         self._processes.append((name, process))
         return process
@@ -435,25 +480,44 @@ class DevStack:
         python, ports = sys.executable, self.ports
         emulator = self._start(
             "iot-emulator",
-            [python, "-m", "devtools.iot_emulator", "--port", str(ports.iot), "--moto-port", str(ports.moto)],
+            [
+                python,
+                "-m",
+                "devtools.iot_emulator",
+                "--port",
+                str(ports.iot),
+                "--moto-port",
+                str(ports.moto),
+            ],
         )
         wait_for_port(ports.iot, emulator, timeout=120)
         wait_for_port(ports.moto, emulator, timeout=120)
         boards = self._start(
             "boards",
             [
-                python, "-m", "devtools.board_simulator", "--boards", str(self.boards),
-                "--http-base-port", str(ports.board_http), "--ssdp-base-port", str(ports.board_ssdp),
+                python,
+                "-m",
+                "devtools.board_simulator",
+                "--boards",
+                str(self.boards),
+                "--http-base-port",
+                str(ports.board_http),
+                "--ssdp-base-port",
+                str(ports.board_ssdp),
             ],
-        )  # fmt: skip
+        )
         wait_for_port(ports.board_http, boards, timeout=120)
         dev_env = {
-            "KONNECTED_DEV_SSDP_TARGETS": ",".join(f"{LOOPBACK}:{ports.board_ssdp + i}" for i in range(self.boards)),
+            "KONNECTED_DEV_SSDP_TARGETS": ",".join(
+                f"{LOOPBACK}:{ports.board_ssdp + i}" for i in range(self.boards)
+            ),
             # Pre-fill the account flow's advanced section with the emulation's endpoints.
             "KONNECTED_AWS_ENDPOINT_URL": ports.moto_url,
             "KONNECTED_AWS_IOT_URL": ports.iot_url,
         }
-        self._processes.append(("home-assistant", start_home_assistant(self.ha_venv, self.config_dir, dev_env, None)))
+        self._processes.append(
+            ("home-assistant", start_home_assistant(self.ha_venv, self.config_dir, dev_env, None))
+        )
 
     def stop(self) -> None:
         for name, process in reversed(self._processes):
@@ -467,10 +531,12 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: floa
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
-        with contextlib.suppress(urllib.error.URLError, OSError):
-            with urllib.request.urlopen(f"{url}/api/onboarding", timeout=5) as response:
-                if response.status == 200:
-                    return
+        with (
+            contextlib.suppress(urllib.error.URLError, OSError),
+            urllib.request.urlopen(f"{url}/api/onboarding", timeout=5) as response,
+        ):
+            if response.status == 200:
+                return
         time.sleep(1)
     raise TimeoutError(f"Home Assistant not serving at {url} after {timeout} s")
 
@@ -484,10 +550,16 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main() -> None:
     """Run until Ctrl-C (or SIGTERM), then stop everything cleanly."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--dir", type=Path, default=ROOT / ".dev", help="state: venv/ and config/")
-    parser.add_argument("--ha-version", default=None, help="default: the suite's; `latest`: newest on PyPI")
-    parser.add_argument("--copy", action="store_true", help="copy the custom components (as HACS does), not link")
+    parser.add_argument(
+        "--ha-version", default=None, help="default: the suite's; `latest`: newest on PyPI"
+    )
+    parser.add_argument(
+        "--copy", action="store_true", help="copy the custom components (as HACS does), not link"
+    )
     parser.add_argument("--boards", type=int, default=2)
     parser.add_argument("--http-port", type=int, default=Ports.http)
     parser.add_argument("--iot-port", type=int, default=Ports.iot)
@@ -498,24 +570,34 @@ def main() -> None:
     # Also when started with SIGINT ignored (a background job of a non-interactive shell).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    ports = Ports(args.http_port, args.iot_port, args.moto_port, args.board_http_port, args.board_ssdp_port)
+    ports = Ports(
+        args.http_port, args.iot_port, args.moto_port, args.board_http_port, args.board_ssdp_port
+    )
     ha_version = resolve_ha_version(args.ha_version or suite_ha_version())
     venv, config_dir = args.dir / "venv", args.dir / "config"
     try:
-        print(f"Home Assistant {ha_version} in {venv}: it installs what integrations need itself", flush=True)
+        print(
+            f"Home Assistant {ha_version} in {venv}: it installs what integrations need itself",
+            flush=True,
+        )
         ensure_ha_venv(venv, ha_version)
         # What our integration needs and no more: default_config would add integrations that call
         # out to the internet or need hardware.
         prepare_config_dir(
-            config_dir, http_port=ports.http, components=COMPONENTS, link=not args.copy, domains=("konnected_dev",)
+            config_dir,
+            http_port=ports.http,
+            components=COMPONENTS,
+            link=not args.copy,
+            domains=("konnected_dev",),
         )
         with DevStack(venv, config_dir, ports, args.boards):
             print(
-                f"Home Assistant: {ports.url}  (a first start installs its own requirements, ours on first use)\n"
-                "  create a user, then Settings > Devices & services > Add integration > Konnected (AWS IoT);\n"
-                "  any access key/secret works against the emulator; the advanced section is pre-filled;\n"
-                "  then adopt the discovered boards; zone changes: python -m devtools.board_simulator --help\n"
-                f"  log: {config_dir / HA_LOG}; Ctrl-C stops everything",
+                f"Home Assistant: {ports.url} (it installs our requirements on first use)\n"
+                "  create a user, then Settings > Devices & services > Add integration >\n"
+                "  Konnected (AWS IoT); any access key/secret works against the emulator, the\n"
+                "  advanced section is pre-filled; then adopt the discovered boards.\n"
+                "  Zone changes: python -m devtools.board_simulator --help\n"
+                f"  Log: {config_dir / HA_LOG}; Ctrl-C stops everything",
                 flush=True,
             )
             while True:

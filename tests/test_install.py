@@ -62,33 +62,73 @@ def test_home_assistant_installs_our_requirements_and_adopts_a_board(
     venv, config_dir = tmp_path / "venv", tmp_path / "config"
     make_ha_venv(venv, ha_version)
     requirements = {text: Requirement(text) for text in manifest_requirements()}
-    missing = [text for text, requirement in requirements.items() if not _satisfied(venv, requirement)]
+    missing = [
+        text for text, requirement in requirements.items() if not _satisfied(venv, requirement)
+    ]
     # aiomqtt is in no Home Assistant dependency: Home Assistant has to install it itself.
-    assert "aiomqtt" in {canonicalize_name(requirements[text].name) for text in missing}, "venv is not fresh"
+    assert "aiomqtt" in {canonicalize_name(requirements[text].name) for text in missing}, (
+        "venv is not fresh"
+    )
 
     ports = Ports.free(boards=1)
     develop_log = tmp_path / "develop.log"
     with develop_log.open("wb") as output:
         develop = subprocess.Popen(
             [
-                sys.executable, "-m", "devtools.user_ha", "--dir", str(tmp_path), "--ha-version", ha_version,
-                "--copy", "--boards", "1", "--http-port", str(ports.http), "--iot-port", str(ports.iot),
-                "--moto-port", str(ports.moto), "--board-http-port", str(ports.board_http),
-                "--board-ssdp-port", str(ports.board_ssdp),
+                sys.executable,
+                "-m",
+                "devtools.user_ha",
+                "--dir",
+                str(tmp_path),
+                "--ha-version",
+                ha_version,
+                "--copy",
+                "--boards",
+                "1",
+                "--http-port",
+                str(ports.http),
+                "--iot-port",
+                str(ports.iot),
+                "--moto-port",
+                str(ports.moto),
+                "--board-http-port",
+                str(ports.board_http),
+                "--board-ssdp-port",
+                str(ports.board_ssdp),
             ],
-            cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             wait_until_serving(ports.url, develop, timeout=600)
             started = _children(develop.pid)
             smoke = subprocess.run(
                 [
-                    sys.executable, "-m", "devtools.develop_smoke", "--url", ports.url, "--moto-url", ports.moto_url,
-                    "--iot-url", ports.iot_url, "--board-http-port", str(ports.board_http), "--boards", "1",
+                    sys.executable,
+                    "-m",
+                    "devtools.develop_smoke",
+                    "--url",
+                    ports.url,
+                    "--moto-url",
+                    ports.moto_url,
+                    "--iot-url",
+                    ports.iot_url,
+                    "--board-http-port",
+                    str(ports.board_http),
+                    "--boards",
+                    "1",
                 ],
-                cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
-            )  # fmt: skip
-            assert smoke.returncode == 0, f"{smoke.stdout}\n{smoke.stderr}\n{_tail(config_dir / HA_LOG)}"
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+            assert smoke.returncode == 0, (
+                f"{smoke.stdout}\n{smoke.stderr}\n{_tail(config_dir / HA_LOG)}"
+            )
         finally:
             develop.send_signal(signal.SIGINT)  # what Ctrl-C in scripts/develop's terminal sends
             try:
@@ -96,20 +136,30 @@ def test_home_assistant_installs_our_requirements_and_adopts_a_board(
             finally:
                 develop.kill()
     assert develop.returncode == 0, _tail(develop_log)
-    assert len(started) == 3 and not [pid for pid in started if Path(f"/proc/{pid}").exists()], started
+    assert len(started) == 3 and not [pid for pid in started if Path(f"/proc/{pid}").exists()], (
+        started
+    )
     log = (config_dir / HA_LOG).read_text()
 
     for text in missing:
         assert INSTALLING.format(text) in log, f"Home Assistant did not install {text}"
     assert "Unable to install package" not in log
-    problems = [match.group(0) for match in LOG_PROBLEM.finditer(log) if match.group(1) not in MACHINE_ONLY]
+    problems = [
+        match.group(0) for match in LOG_PROBLEM.finditer(log) if match.group(1) not in MACHINE_ONLY
+    ]
     assert not problems, "\n".join(problems)
     constraints = parse_constraints(ha_constraints(ha_version).read_text())
     for text, requirement in requirements.items():
         version = installed_version(venv, requirement.name)
-        assert version is not None and requirement.specifier.contains(version, prereleases=True), text
+        assert version is not None and requirement.specifier.contains(version, prereleases=True), (
+            text
+        )
         for constraint in constraints.get(canonicalize_name(requirement.name), []):
-            assert constraint.specifier.contains(version, prereleases=True), (text, version, str(constraint))
+            assert constraint.specifier.contains(version, prereleases=True), (
+                text,
+                version,
+                str(constraint),
+            )
     _assert_loopback_http_settings_confirmed(config_dir, ports.http)
 
 
@@ -123,7 +173,9 @@ def _children(pid: int) -> list[int]:
 
 
 def _tail(path: Path, lines: int = 80) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+    return (
+        "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+    )
 
 
 def _satisfied(venv: Path, requirement: Requirement) -> bool:

@@ -7,17 +7,18 @@ import json
 import re
 import struct
 from pathlib import Path
+from typing import Any
 
 from homeassistant.core import HomeAssistant
-from packaging.version import Version
 from homeassistant.loader import async_get_integration
+from packaging.version import Version
 
 ROOT = Path(__file__).parent.parent
 INTEGRATION = ROOT / "custom_components" / "konnected_aws"
 
 
-def _manifest() -> dict[str, object]:
-    return json.loads((INTEGRATION / "manifest.json").read_text())
+def _manifest() -> dict[str, Any]:
+    return dict(json.loads((INTEGRATION / "manifest.json").read_text()))
 
 
 def test_manifest_keys_sorted_and_complete() -> None:
@@ -87,7 +88,7 @@ def test_changelog_newest_entry_is_the_manifest_version() -> None:
     assert versions[0][0] == _manifest()["version"]
     parsed = [Version(version) for version, _ in versions]
     assert parsed == sorted(parsed, reverse=True), "CHANGELOG entries are not newest first"
-    assert all(date != "Unreleased" for _, date in versions[1:]), "only the newest entry may be unreleased"
+    assert all(date != "Unreleased" for _, date in versions[1:]), "only the newest is unreleased"
 
 
 def test_manifest_version_is_semantic() -> None:

@@ -44,8 +44,8 @@ def parse_constraints(text: str) -> dict[NormalizedName, list[Requirement]]:
     """Constraint lines by distribution name (markers evaluated for this interpreter)."""
     constraints: dict[NormalizedName, list[Requirement]] = {}
     environment = cast(dict[str, str], default_environment())
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
+    for raw_line in text.splitlines():
+        line = raw_line.split("#", 1)[0].strip()
         if not line:
             continue
         requirement = Requirement(line)
@@ -98,7 +98,7 @@ class _Range:
 
 
 def satisfiable(specifiers: SpecifierSet) -> bool:
-    """Whether any version meets every specifier (pre-releases count, as for uv with constraints)."""
+    """Whether any version meets every specifier (pre-releases count, as in uv with constraints)."""
     allowed = _Range()
     for spec in specifiers:
         allowed.add(spec)
@@ -143,7 +143,9 @@ def test_requirements_are_ranges_from_pypi() -> None:
     for requirement in _requirements():
         assert requirement.url is None, requirement
         assert requirement.marker is None, requirement
-        assert not [spec for spec in requirement.specifier if spec.operator in ("==", "===")], requirement
+        assert not [spec for spec in requirement.specifier if spec.operator in ("==", "===")], (
+            requirement
+        )
 
 
 def test_requirements_intersect_home_assistant_constraints() -> None:
@@ -158,17 +160,35 @@ def test_requirements_intersect_home_assistant_constraints() -> None:
 
 
 def _resolve(requirements: list[str]) -> subprocess.CompletedProcess[str]:
-    """uv, the resolver Home Assistant uses, offline against this environment and the constraints."""
-    with tempfile.TemporaryDirectory() as empty_cache, tempfile.NamedTemporaryFile("w", suffix=".txt") as listed:
+    """uv, the resolver Home Assistant uses, offline against this environment and constraints."""
+    with (
+        tempfile.TemporaryDirectory() as empty_cache,
+        tempfile.NamedTemporaryFile("w", suffix=".txt") as listed,
+    ):
         listed.write("\n".join(requirements) + "\n")
         listed.flush()
         return subprocess.run(
             [
-                sys.executable, "-m", "uv", "pip", "install", "--dry-run", "--offline", "--cache-dir", empty_cache,
-                "--python", sys.executable, "-r", listed.name, "--constraint", str(ha_constraints_file()),
+                sys.executable,
+                "-m",
+                "uv",
+                "pip",
+                "install",
+                "--dry-run",
+                "--offline",
+                "--cache-dir",
+                empty_cache,
+                "--python",
+                sys.executable,
+                "-r",
+                listed.name,
+                "--constraint",
+                str(ha_constraints_file()),
             ],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
 
 def test_uv_resolves_the_requirements_with_the_installed_home_assistant() -> None:
@@ -197,7 +217,9 @@ def test_test_environment_follows_home_assistant_constraints() -> None:
                 off.append(f"{name} {distribution.version} (Home Assistant: {constraint})")
     assert not off, off
     for requirement in _requirements():
-        assert requirement.specifier.contains(importlib.metadata.version(requirement.name), prereleases=True)
+        assert requirement.specifier.contains(
+            importlib.metadata.version(requirement.name), prereleases=True
+        )
 
 
 def _imported_top_level_modules(package: Path) -> set[str]:
@@ -213,12 +235,16 @@ def _imported_top_level_modules(package: Path) -> set[str]:
 
 def test_every_import_is_declared_or_comes_with_home_assistant() -> None:
     """A third-party import is a manifest requirement, a dependency of one, or a direct
-    dependency of Home Assistant; boto3 only arrived through hass-nabucasa before it was declared."""
+    dependency of Home Assistant (boto3 only came through hass-nabucasa before it was declared)."""
     declared = {canonicalize_name(req.name) for req in _requirements()}
     for name in list(declared):
-        declared |= {canonicalize_name(Requirement(dep).name) for dep in importlib.metadata.requires(name) or []}
+        declared |= {
+            canonicalize_name(Requirement(dep).name)
+            for dep in importlib.metadata.requires(name) or []
+        }
     home_assistant = {
-        canonicalize_name(Requirement(dep).name) for dep in importlib.metadata.requires("homeassistant") or []
+        canonicalize_name(Requirement(dep).name)
+        for dep in importlib.metadata.requires("homeassistant") or []
     }
     providers = importlib.metadata.packages_distributions()
     undeclared = {}
