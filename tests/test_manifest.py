@@ -6,6 +6,7 @@ import importlib.metadata
 import json
 import re
 import struct
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,12 @@ def test_changelog_newest_entry_is_the_manifest_version() -> None:
     parsed = [Version(version) for version, _ in versions]
     assert parsed == sorted(parsed, reverse=True), "CHANGELOG entries are not newest first"
     assert all(date != "Unreleased" for _, date in versions[1:]), "only the newest is unreleased"
+
+
+def test_project_version_is_the_manifest_version() -> None:
+    """pyproject.toml describes the same release."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["version"] == _manifest()["version"]
 
 
 def test_manifest_version_is_semantic() -> None:

@@ -139,7 +139,10 @@ def test_satisfiable_refuses_contradictions(specifiers: str, expected: bool) -> 
 
 
 def test_requirements_are_ranges_from_pypi() -> None:
-    """No exact pins (they fight HA's constraints), no URLs, no markers that hide a requirement."""
+    """No exact pins (they fight HA's constraints), no URLs, no markers that hide a requirement,
+    no spaces (hassfest, script/hassfest/requirements.py `validate_requirements_format`)."""
+    for text in manifest_requirements():
+        assert " " not in text, text
     for requirement in _requirements():
         assert requirement.url is None, requirement
         assert requirement.marker is None, requirement
