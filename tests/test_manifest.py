@@ -116,7 +116,8 @@ def test_brand_icon_is_256_png() -> None:
 def test_translations_cover_the_flows() -> None:
     """Every step id used by the flows has a translation."""
     strings = json.loads((INTEGRATION / "translations" / "en.json").read_text())
-    assert {"user", "reconfigure", "reauth_confirm", "discovery_confirm"} <= set(strings["config"]["step"])
+    flow_steps = set(strings["config"]["step"])
+    assert {"user", "reconfigure", "reauth_confirm", "discovery_confirm"} <= flow_steps
     assert {"user", "zones", "reconfigure"} <= set(strings["config_subentries"]["board"]["step"])
 
 
