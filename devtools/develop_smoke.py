@@ -86,8 +86,15 @@ class HomeAssistantUi:
             answer = await ws.receive_json()
         return [flow for flow in answer["result"] if flow["handler"] == handler]
 
-    async def state(self, entity_id: str) -> str:
-        return str((await self._json("GET", f"/api/states/{entity_id}"))["state"])
+    async def state(self, entity_id: str) -> str | None:
+        """An entity's state, or None while it does not exist (yet: adoption reloads the entry)."""
+        headers = {"Authorization": f"Bearer {self._token}"}
+        async with self._session.get(f"{self._base}/api/states/{entity_id}", headers=headers) as response:
+            if response.status == 404:
+                return None
+            if response.status >= 400:
+                raise RuntimeError(f"GET {entity_id}: HTTP {response.status} {await response.text()}")
+            return str((await response.json())["state"])
 
     async def entity_ids(self, prefix: str) -> list[str]:
         return [state["entity_id"] for state in await self._json("GET", "/api/states") if state["entity_id"].startswith(prefix)]

@@ -3,10 +3,21 @@
 # shellcheck shell=bash
 
 PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# Outside the repo so fresh clones reuse it; override for a private cache.
-CACHE_DIR="${KONNECTED_AWS_CACHE:-/var/cache/konnected-aws}"
+# Outside the repo so fresh clones reuse it; override for a private cache. It holds the sid root
+# (when needed), uv's cache and the resolved Home Assistant installs of tests/test_install.py.
+if [ "$(id -u)" = 0 ]; then
+    CACHE_DIR="${KONNECTED_AWS_CACHE:-/var/cache/konnected-aws}"
+else
+    CACHE_DIR="${KONNECTED_AWS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/konnected-aws}"
+fi
 SID_ROOT="$CACHE_DIR/sid-root"
 MIN_PYTHON="3.14.2"
+MANIFEST="$PROJECT_DIR/custom_components/konnected_aws/manifest.json"
+
+# The Home Assistant version the suite runs on (requirements_test.txt pins it).
+suite_ha_version() {
+    sed -n 's/^homeassistant==\([0-9][0-9.]*\).*/\1/p' "$PROJECT_DIR/requirements_test.txt"
+}
 
 log() { printf '[konnected_aws] %s\n' "$*" >&2; }
 
@@ -37,9 +48,13 @@ export KONNECTED_AWS_MODE
 
 if [ "$KONNECTED_AWS_MODE" = native ]; then
     VENV_DIR="${KONNECTED_AWS_VENV:-$PROJECT_DIR/.venv}"
+    # What commands in the environment see as KONNECTED_AWS_CACHE (uv's cache, locks).
+    ENV_CACHE_DIR="$CACHE_DIR"
 else
     # The venv lives inside the root: its interpreter only exists there.
     VENV_DIR=/opt/konnected-aws-venv
+    # Inside the root as well (hard links from uv's cache need one file system).
+    ENV_CACHE_DIR=/var/cache/konnected-aws
 fi
 
 # Run a command with the project's venv first on PATH, inside the sid root when needed.
@@ -47,7 +62,8 @@ fi
 # never unmount each other's view.
 run_in_env() {
     if [ "$KONNECTED_AWS_MODE" = native ]; then
-        PATH="$VENV_DIR/bin:$PATH" VIRTUAL_ENV="$VENV_DIR" ${KONNECTED_AWS_EXEC:+exec} "$@"
+        PATH="$VENV_DIR/bin:$PATH" VIRTUAL_ENV="$VENV_DIR" KONNECTED_AWS_CACHE="$ENV_CACHE_DIR" \
+            ${KONNECTED_AWS_EXEC:+exec} "$@"
         return
     fi
     local cwd="$PWD"
@@ -73,6 +89,7 @@ exec chroot "\$root" /usr/bin/env -i \
     HOME=/root LANG=C.UTF-8 TERM="\${TERM:-dumb}" CI="\${CI:-}" \
     PATH="$VENV_DIR/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" \
     VIRTUAL_ENV="$VENV_DIR" KONNECTED_AWS_MODE=native KONNECTED_AWS_VENV="$VENV_DIR" \
+    KONNECTED_AWS_CACHE="$ENV_CACHE_DIR" KONNECTED_AWS_INSTALL_HA="\${KONNECTED_AWS_INSTALL_HA:-}" \
     PYTHONDONTWRITEBYTECODE="\${PYTHONDONTWRITEBYTECODE:-}" \
     SSL_CERT_FILE="\$ca" PIP_CERT="\$ca" REQUESTS_CA_BUNDLE="\$ca" UV_NATIVE_TLS=1 \
     PIP_DEFAULT_TIMEOUT="\${PIP_DEFAULT_TIMEOUT:-60}" \

@@ -1,20 +1,25 @@
-"""The manifest, hacs.json and brand assets are what HA 2026.11 and HACS expect."""
+"""The manifest, hacs.json, CHANGELOG and brand assets are what HA 2026.10+ and HACS expect."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import re
 import struct
+import tomllib
 from pathlib import Path
+from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.loader import async_get_integration
+from packaging.version import Version
 
 ROOT = Path(__file__).parent.parent
 INTEGRATION = ROOT / "custom_components" / "konnected_aws"
 
 
-def _manifest() -> dict[str, object]:
-    return json.loads((INTEGRATION / "manifest.json").read_text())
+def _manifest() -> dict[str, Any]:
+    return dict(json.loads((INTEGRATION / "manifest.json").read_text()))
 
 
 def test_manifest_keys_sorted_and_complete() -> None:
@@ -42,11 +47,12 @@ def test_manifest_keys_sorted_and_complete() -> None:
     assert manifest["iot_class"] == "cloud_push"
 
 
-def test_manifest_does_not_pin_aws_sdk() -> None:
-    """HA pins boto3/botocore itself; pinning them here would conflict."""
+def test_manifest_declares_aws_sdk_without_pinning_it() -> None:
+    """We import boto3, so we declare it; HA pins boto3/botocore itself, so no version of ours."""
     requirements = _manifest()["requirements"]
     assert isinstance(requirements, list)
-    assert not [req for req in requirements if req.split("=")[0].lower() in ("boto3", "botocore")]
+    assert "boto3" in requirements
+    assert not [req for req in requirements if re.match(r"(boto3|botocore)\W", req, re.IGNORECASE)]
 
 
 def test_ssdp_matcher_matches_the_firmware() -> None:
@@ -64,6 +70,41 @@ def test_hacs_json() -> None:
     assert (year, month) >= (2026, 3)  # brand folder and subentry flows
 
 
+def test_minimum_home_assistant_is_the_one_the_suite_runs_on() -> None:
+    """hacs.json claims no Home Assistant older than the one every test here runs against."""
+    hacs = json.loads((ROOT / "hacs.json").read_text())
+    assert hacs["homeassistant"] == importlib.metadata.version("homeassistant")
+
+
+def _changelog_versions() -> list[tuple[str, str]]:
+    """(version, date or "Unreleased") of each `## [x.y.z] - ...` heading, newest first."""
+    text = (ROOT / "CHANGELOG.md").read_text()
+    return re.findall(r"^## \[([^\]]+)\] - (\d{4}-\d{2}-\d{2}|Unreleased)$", text, re.MULTILINE)
+
+
+def test_changelog_newest_entry_is_the_manifest_version() -> None:
+    """The version users see in HACS has its changelog entry (the release tag equals it too)."""
+    versions = _changelog_versions()
+    assert versions, "no '## [x.y.z] - YYYY-MM-DD|Unreleased' heading in CHANGELOG.md"
+    assert versions[0][0] == _manifest()["version"]
+    parsed = [Version(version) for version, _ in versions]
+    assert parsed == sorted(parsed, reverse=True), "CHANGELOG entries are not newest first"
+    assert all(date != "Unreleased" for _, date in versions[1:]), "only the newest is unreleased"
+
+
+def test_project_version_is_the_manifest_version() -> None:
+    """pyproject.toml describes the same release."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["version"] == _manifest()["version"]
+
+
+def test_manifest_version_is_semantic() -> None:
+    """hassfest needs a version AwesomeVersion reads; tags are exactly this string."""
+    version = _manifest()["version"]
+    assert isinstance(version, str)
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), version
+
+
 def test_brand_icon_is_256_png() -> None:
     """Custom integrations ship brand/icon.png (256x256)."""
     data = (INTEGRATION / "brand" / "icon.png").read_bytes()
@@ -75,7 +116,8 @@ def test_brand_icon_is_256_png() -> None:
 def test_translations_cover_the_flows() -> None:
     """Every step id used by the flows has a translation."""
     strings = json.loads((INTEGRATION / "translations" / "en.json").read_text())
-    assert {"user", "reconfigure", "reauth_confirm", "discovery_confirm", "adopt"} <= set(strings["config"]["step"])
+    flow_steps = set(strings["config"]["step"])
+    assert {"user", "reconfigure", "reauth_confirm", "discovery_confirm", "adopt", "legacy_confirm"} <= flow_steps
     assert {"user", "zones", "zone_settings"} <= set(strings["config_subentries"]["board"]["step"])
 
 
