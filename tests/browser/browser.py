@@ -9,12 +9,20 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import time
 import traceback
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import BrowserContext, Page, Route, WebSocketRoute, async_playwright, expect
+from playwright.async_api import (
+    BrowserContext,
+    Page,
+    Route,
+    WebSocketRoute,
+    async_playwright,
+    expect,
+)
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",  # tests run as root in a chroot, where the sandbox cannot start
@@ -66,7 +74,9 @@ async def _keep_on_loopback(context: BrowserContext, ha_url: str) -> None:
         url = request_route.request.url
         path = url.removeprefix(ha_url)
         local = url.startswith(ha_url + "/")
-        fetches_outside = path.startswith(_FETCHES_FROM_INTERNET) and not path.startswith(_OUR_BRAND)
+        fetches_outside = path.startswith(_FETCHES_FROM_INTERNET) and not path.startswith(
+            _OUR_BRAND
+        )
         if local and not fetches_outside:
             await request_route.continue_()
         else:
@@ -82,7 +92,11 @@ async def _keep_on_loopback(context: BrowserContext, ha_url: str) -> None:
         def from_page(message: str | bytes) -> None:
             if isinstance(message, str) and '"config/core/detect"' in message:
                 request: dict[str, Any] = json.loads(message)
-                ws.send(json.dumps({"id": request["id"], "type": "result", "success": True, "result": {}}))
+                ws.send(
+                    json.dumps(
+                        {"id": request["id"], "type": "result", "success": True, "result": {}}
+                    )
+                )
                 return
             server.send(message)
 
@@ -131,22 +145,27 @@ class StepRecorder:
         """`async with steps("adopt the board"): ...`"""
         self._count += 1
         label = f"{self._count:02d}-{name.replace(' ', '-')}"
+        started = time.monotonic()
         try:
             yield
             # A trail to look at after a green run too (cheap: one screenshot per step).
             await self._page.screenshot(path=str(self._artifacts / f"{label}.done.png"))
+            with (self._artifacts / "steps.txt").open("a") as timings:
+                timings.write(f"{label}: {time.monotonic() - started:.1f} s\n")
         except Exception as err:
             where = await self._keep_evidence(label, err)
             message = f"browser step {label!r} failed; evidence in {where}"
-            print(message)  # noqa: T201  (shown with the failing test's output)
+            print(message)
             raise AssertionError(message) from err
 
     async def _keep_evidence(self, label: str, err: BaseException) -> Path:
         self._artifacts.mkdir(parents=True, exist_ok=True)
-        (self._artifacts / f"{label}.error.txt").write_text("".join(traceback.format_exception(err)))
+        (self._artifacts / f"{label}.error.txt").write_text(
+            "".join(traceback.format_exception(err))
+        )
         with contextlib.suppress(Exception):  # the page may be gone; keep what we can
             await self._page.screenshot(path=str(self._artifacts / f"{label}.png"), full_page=True)
-            print(f"screenshot: {self._artifacts / f'{label}.png'}")  # noqa: T201
+            print(f"screenshot: {self._artifacts / f'{label}.png'}")
         with contextlib.suppress(Exception):
             html = await self._page.evaluate(_PAGE_HTML_JS)
             (self._artifacts / f"{label}.html").write_text(str(html))

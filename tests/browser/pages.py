@@ -66,7 +66,9 @@ class FlowDialog:
             title, timeout=FLOW_TIMEOUT_MS
         )
 
-    async def expect_text(self, text: str | re.Pattern[str], timeout_ms: int = FLOW_TIMEOUT_MS) -> None:
+    async def expect_text(
+        self, text: str | re.Pattern[str], timeout_ms: int = FLOW_TIMEOUT_MS
+    ) -> None:
         """Wait until the dialog shows this text (a description, a result, an error)."""
         await expect(self.root).to_contain_text(text, timeout=timeout_ms)
 
@@ -118,7 +120,9 @@ class FlowDialog:
     async def finish(self, button: str) -> None:
         """Close a result ("Finish" after an entry is created, "Close" after an abort)."""
         # the footer's button: the dialog's X is also called "Close"
-        footer_button = self.root.locator("ha-dialog-footer").get_by_role("button", name=button, exact=True)
+        footer_button = self.root.locator("ha-dialog-footer").get_by_role(
+            "button", name=button, exact=True
+        )
         await footer_button.click()
         await expect(footer_button).to_be_hidden()
 
@@ -182,6 +186,10 @@ class HomeAssistantUi:
         await self.page.get_by_text(name, exact=True).click()
         return FlowDialog(self.page)
 
+    def integration_card(self) -> Locator:
+        """This integration's card under "Configured"."""
+        return self.page.locator(f'ha-integration-card[data-domain="{DOMAIN}"]')
+
     def discovered_card(self) -> Locator:
         """A card of the "Discovered" section for this integration."""
         return self.page.locator("ha-config-flow-card").filter(has_text=INTEGRATION_NAME)
@@ -201,7 +209,9 @@ class HomeAssistantUi:
     def board_row(self, title: str) -> Locator:
         """A board (subentry) under the account on the integration page."""
         return self.page.locator("ha-config-sub-entry-row").filter(
-            has=self.page.locator("[slot=headline]", has_text=re.compile(rf"^\s*{re.escape(title)}\s*$"))
+            has=self.page.locator(
+                "[slot=headline]", has_text=re.compile(rf"^\s*{re.escape(title)}\s*$")
+            )
         )
 
     async def add_board_by_address(self) -> FlowDialog:

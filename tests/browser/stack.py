@@ -1,9 +1,9 @@
 """The pieces the browser test runs as separate processes, all on 127.0.0.1.
 
-Home Assistant (`hass -c`, with konnected_aws and the konnected_dev SSDP helper linked into a
-fresh config folder), the local AWS IoT emulator and two simulated boards, started the way
-`scripts/develop` starts them. Logs go to the artifacts folder; every process is stopped at the
-end, killed if it does not stop in time.
+Home Assistant (with konnected_aws and the konnected_dev SSDP helper linked into a fresh config
+folder), the local AWS IoT emulator and two simulated boards, started the way `scripts/develop`
+starts them. Logs go to the artifacts folder; every process is stopped at the end, killed if it
+does not stop in time.
 """
 
 from __future__ import annotations
@@ -14,23 +14,24 @@ import json
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
 
 import aiohttp
+from homeassistant.components.http import config as http_config
+
 from devtools.board_simulator import ZONE_TO_PIN
-from homeassistant.components.http.config import (
-    HTTP_STORAGE_SCHEMA,
-    STORAGE_KEY as HTTP_STORAGE_KEY,
-    STORAGE_MINOR_VERSION as HTTP_STORAGE_MINOR_VERSION,
-    STORAGE_VERSION as HTTP_STORAGE_VERSION,
-)
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"
+BOARDS = 2
 STOP_TIMEOUT = 20.0
+START_TIMEOUT = 120.0
+# The order to stop in: Home Assistant first, it talks to the others while stopping.
+STOP_ORDER = ("hass", "boards", "emulator")
+
+type Probe = Callable[[], Awaitable[bool]]
 
 
 def free_port() -> int:
@@ -58,7 +59,7 @@ def free_port_run(length: int, kind: socket.SocketKind = socket.SOCK_STREAM) -> 
     raise RuntimeError(f"no {length} consecutive free ports on {LOOPBACK}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class SimulatedBoardProcess:
     """One board of `python -m devtools.board_simulator`, seen from outside."""
 
@@ -68,6 +69,7 @@ class SimulatedBoardProcess:
 
     @property
     def url(self) -> str:
+        """Its HTTP API."""
         return f"http://{LOOPBACK}:{self.http_port}"
 
     @property
@@ -87,13 +89,14 @@ class BoardControl:
 
     async def set_zone(self, zone: str, level: int) -> None:
         """Open (1) or close (0) the circuit on an input zone."""
-        async with self._session.post(f"{self._board.url}/_sim/zone", json={"zone": zone, "state": level}) as answer:
+        url = f"{self._board.url}/_sim/zone"
+        async with self._session.post(url, json={"zone": zone, "state": level}) as answer:
             answer.raise_for_status()
 
     async def output_level(self, zone: str) -> int:
         """The level on an output zone's pin, as gpio.read sees it."""
-        pin = ZONE_TO_PIN[zone]
-        async with self._session.get(f"{self._board.url}/device", params={"pin": str(pin), "zone": zone}) as answer:
+        query = {"pin": str(ZONE_TO_PIN[zone]), "zone": zone}
+        async with self._session.get(f"{self._board.url}/device", params=query) as answer:
             answer.raise_for_status()
             body = await answer.json(content_type=None)
         return int(body[0]["state"])
@@ -114,6 +117,7 @@ class Stack:
 
     @property
     def ha_log(self) -> Path:
+        """Home Assistant's own log file."""
         return self.config_dir / "home-assistant.log"
 
 
@@ -133,32 +137,36 @@ def _write_config(config_dir: Path, http_port: int) -> None:
         "frontend:\nconfig:\nkonnected_dev:\n"
         "logger:\n  default: info\n  logs:\n    custom_components.konnected_aws: debug\n"
     )
+    server = {"server_host": [LOOPBACK], "server_port": http_port}
     stable = {
-        **HTTP_STORAGE_SCHEMA({"server_host": [LOOPBACK], "server_port": http_port}),
+        **http_config.HTTP_STORAGE_SCHEMA(server),
         "created_at": "2026-01-01T00:00:00+00:00",
         "error": None,
         "error_message": None,
     }
+    store = {
+        "version": http_config.STORAGE_VERSION,
+        "minor_version": http_config.STORAGE_MINOR_VERSION,
+        "key": http_config.STORAGE_KEY,
+        "data": {"stable": stable, "pending": None, "yaml_migration_done": True},
+    }
     storage = config_dir / ".storage"
     storage.mkdir()
-    (storage / HTTP_STORAGE_KEY).write_text(
-        json.dumps(
-            {
-                "version": HTTP_STORAGE_VERSION,
-                "minor_version": HTTP_STORAGE_MINOR_VERSION,
-                "key": HTTP_STORAGE_KEY,
-                "data": {"stable": stable, "pending": None, "yaml_migration_done": True},
-            }
-        )
-    )
+    (storage / http_config.STORAGE_KEY).write_text(json.dumps(store))
 
 
 async def _start(
-    stack: Stack, name: str, args: list[str], *, cwd: Path = PROJECT_DIR, env: dict[str, str] | None = None
-) -> asyncio.subprocess.Process:
-    log: IO[bytes] = (stack.log_dir / f"{name}.log").open("wb")
-    try:
-        process = await asyncio.create_subprocess_exec(
+    stack: Stack,
+    name: str,
+    args: list[str],
+    *,
+    cwd: Path = PROJECT_DIR,
+    env: dict[str, str] | None = None,
+) -> None:
+    """Start `python <args>`, its output in `<log_dir>/<name>.log`."""
+    with (stack.log_dir / f"{name}.log").open("wb") as log:  # the child keeps its own copy
+        stack.processes[name] = await asyncio.create_subprocess_exec(
+            sys.executable,
             *args,
             cwd=cwd,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
@@ -166,40 +174,43 @@ async def _start(
             stdout=log,
             stderr=asyncio.subprocess.STDOUT,
         )
-    finally:
-        log.close()  # the child has its own copy
-    stack.processes[name] = process
-    return process
 
 
-async def _wait_until_up(stack: Stack, name: str, probe: Any, timeout: float) -> None:
-    """Poll `probe()` until it is true; fail early when the process dies."""
+async def _wait_until_up(stack: Stack, name: str, probe: Probe) -> None:
+    """Poll `probe()` until it is true; fail at once when the process dies."""
     process = stack.processes[name]
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(START_TIMEOUT):
         while True:
             if process.returncode is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}; see {stack.log_dir / name}.log")
+                log = stack.log_dir / f"{name}.log"
+                raise RuntimeError(f"{name} exited with {process.returncode}; see {log}")
             with contextlib.suppress(OSError, aiohttp.ClientError):
                 if await probe():
                     return
             await asyncio.sleep(0.5)
 
 
-async def _tcp_open(port: int) -> bool:
-    _, writer = await asyncio.open_connection(LOOPBACK, port)
-    writer.close()
-    await writer.wait_closed()
-    return True
+def _tcp_open(port: int) -> Probe:
+    async def probe() -> bool:
+        _, writer = await asyncio.open_connection(LOOPBACK, port)
+        writer.close()
+        await writer.wait_closed()
+        return True
+
+    return probe
 
 
-async def _http_ok(session: aiohttp.ClientSession, url: str) -> bool:
-    async with session.get(url) as response:
-        return response.status == 200
+def _http_ok(session: aiohttp.ClientSession, url: str) -> Probe:
+    async def probe() -> bool:
+        async with session.get(url) as response:
+            return response.status == 200
+
+    return probe
 
 
 async def _stop(processes: dict[str, asyncio.subprocess.Process]) -> None:
-    """SIGTERM everything (HA first: it talks to the others while stopping), kill stragglers."""
-    for name in ("hass", "boards", "emulator"):
+    """SIGTERM each in STOP_ORDER, kill it when it does not stop in time."""
+    for name in STOP_ORDER:
         process = processes.get(name)
         if process is None or process.returncode is not None:
             continue
@@ -211,61 +222,77 @@ async def _stop(processes: dict[str, asyncio.subprocess.Process]) -> None:
             await process.wait()
 
 
-@contextlib.asynccontextmanager
-async def running_stack(work_dir: Path, log_dir: Path) -> AsyncIterator[Stack]:
-    """Start emulator, boards and Home Assistant; stop them all afterwards."""
-    http_port, iot_port, moto_port = free_port(), free_port(), free_port()
-    board_http = free_port_run(2)
-    board_ssdp = free_port_run(2, socket.SOCK_DGRAM)
+def _plan(work_dir: Path, log_dir: Path) -> Stack:
+    """Free ports for everything and a fresh config folder."""
+    board_http = free_port_run(BOARDS)
+    board_ssdp = free_port_run(BOARDS, socket.SOCK_DGRAM)
+    # devtools/board_simulator/__main__.py numbers its boards' MACs from 01.
     boards = [
-        # devtools/board_simulator/__main__.py numbers its boards' MACs from 01
-        SimulatedBoardProcess(f"5c:cf:7f:00:00:{index + 1:02x}", board_http + index, board_ssdp + index)
-        for index in range(2)
+        SimulatedBoardProcess(f"5c:cf:7f:00:00:{i + 1:02x}", board_http + i, board_ssdp + i)
+        for i in range(BOARDS)
     ]
+    http_port = free_port()
     config_dir = work_dir / "config"
     _write_config(config_dir, http_port)
     log_dir.mkdir(parents=True, exist_ok=True)
-    stack = Stack(
+    return Stack(
         ha_url=f"http://{LOOPBACK}:{http_port}",
-        moto_url=f"http://{LOOPBACK}:{moto_port}",
-        iot_url=f"ws://{LOOPBACK}:{iot_port}/mqtt",
+        moto_url=f"http://{LOOPBACK}:{free_port()}",
+        iot_url=f"ws://{LOOPBACK}:{free_port()}/mqtt",
         config_dir=config_dir,
         log_dir=log_dir,
         discoverable_board=boards[0],
         hidden_board=boards[1],
     )
-    python = sys.executable
+
+
+def _port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/", 1)[0])
+
+
+async def _start_all(stack: Stack, session: aiohttp.ClientSession) -> None:
+    iot_port, moto_port = _port_of(stack.iot_url), _port_of(stack.moto_url)
+    await _start(
+        stack,
+        "emulator",
+        ["-m", "devtools.iot_emulator", "--port", str(iot_port), "--moto-port", str(moto_port)],
+    )
+    first = stack.discoverable_board
+    ports = ["--http-base-port", str(first.http_port), "--ssdp-base-port", str(first.ssdp_port)]
+    await _start(
+        stack, "boards", ["-m", "devtools.board_simulator", "--boards", str(BOARDS), *ports]
+    )
+    await _wait_until_up(stack, "emulator", _tcp_open(iot_port))
+    await _wait_until_up(stack, "emulator", _tcp_open(moto_port))
+    for board in (stack.discoverable_board, stack.hidden_board):
+        await _wait_until_up(stack, "boards", _http_ok(session, f"{board.url}/status"))
+    await _start(
+        stack,
+        "hass",
+        ["-m", "homeassistant", "--config", str(stack.config_dir), "--skip-pip"],
+        # Not the project folder: its own custom_components package would shadow the config
+        # folder's (python -m puts the working directory first on sys.path).
+        cwd=stack.config_dir,
+        env={
+            # pre-fill the account form's advanced section (config_flow._account_schema)
+            "KONNECTED_AWS_ENDPOINT_URL": stack.moto_url,
+            "KONNECTED_AWS_IOT_URL": stack.iot_url,
+            # only the first board is found by SSDP; the other one is added by address
+            "KONNECTED_DEV_SSDP_TARGETS": f"{LOOPBACK}:{first.ssdp_port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        },
+    )
+    await _wait_until_up(stack, "hass", _http_ok(session, f"{stack.ha_url}/api/onboarding"))
+
+
+@contextlib.asynccontextmanager
+async def running_stack(work_dir: Path, log_dir: Path) -> AsyncIterator[Stack]:
+    """Start emulator, boards and Home Assistant; stop them all afterwards."""
+    stack = await asyncio.to_thread(_plan, work_dir, log_dir)
     try:
         async with aiohttp.ClientSession() as session:
-            await _start(
-                stack, "emulator",
-                [python, "-m", "devtools.iot_emulator", "--port", str(iot_port), "--moto-port", str(moto_port)],
-            )
-            await _start(
-                stack, "boards",
-                [python, "-m", "devtools.board_simulator", "--boards", "2",
-                 "--http-base-port", str(board_http), "--ssdp-base-port", str(board_ssdp)],
-            )
-            await _wait_until_up(stack, "emulator", lambda: _tcp_open(iot_port), 60)
-            await _wait_until_up(stack, "emulator", lambda: _tcp_open(moto_port), 60)
-            for board in boards:
-                await _wait_until_up(stack, "boards", lambda b=board: _http_ok(session, f"{b.url}/status"), 30)
-            await _start(
-                stack, "hass",
-                [python, "-m", "homeassistant", "--config", str(config_dir), "--skip-pip"],
-                # Not the project folder: its own custom_components package would shadow the
-                # config folder's (python -m puts the working directory first on sys.path).
-                cwd=config_dir,
-                env={
-                    # prefill the account form's advanced section (config_flow.py)
-                    "KONNECTED_AWS_ENDPOINT_URL": stack.moto_url,
-                    "KONNECTED_AWS_IOT_URL": stack.iot_url,
-                    "KONNECTED_DEV_SSDP_TARGETS": f"{LOOPBACK}:{stack.discoverable_board.ssdp_port}",
-                    "AWS_ACCESS_KEY_ID": "testing",
-                    "AWS_SECRET_ACCESS_KEY": "testing",
-                },
-            )
-            await _wait_until_up(stack, "hass", lambda: _http_ok(session, f"{stack.ha_url}/api/onboarding"), 120)
+            await _start_all(stack, session)
         yield stack
     finally:
         await _stop(stack.processes)

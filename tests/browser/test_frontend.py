@@ -46,8 +46,11 @@ ADD_BY_ADDRESS_STEPS: Sequence[Mapping[str, FieldValue]] = [
     {"zone_1": {"name": "Garage side door"}},
 ]
 
-DISCOVERY_TIMEOUT_MS = 150_000  # konnected_dev scans every minute; the first scan precedes the account
+DISCOVERY_TIMEOUT_MS = (
+    150_000  # konnected_dev scans every minute; the first scan precedes the account
+)
 WALK_TIMEOUT_S = 480
+COMMAND_TIMEOUT_S = 15
 
 
 def board_title(board: SimulatedBoardProcess) -> str:
@@ -73,7 +76,9 @@ async def add_account(ui: HomeAssistantUi, stack: Stack) -> None:
     assert await dialog.value("aws_endpoint_url", section="advanced") == stack.moto_url
     assert await dialog.value("iot_url", section="advanced") == stack.iot_url
     # Any keys work on the emulator.
-    await dialog.fill({"access_key_id": "AKIABROWSERTEST", "secret_access_key": "browser-test-secret"})
+    await dialog.fill(
+        {"access_key_id": "AKIABROWSERTEST", "secret_access_key": "browser-test-secret"}
+    )
     await dialog.submit()
     await dialog.expect_text(ACCOUNT_PROGRESS)
     await dialog.expect_text(ACCOUNT_CREATED)
@@ -88,12 +93,16 @@ async def adopt_discovered(ui: HomeAssistantUi, board: SimulatedBoardProcess) ->
     await dialog.submit()
     await dialog.expect_text(f"{board_title(board)} {ADOPTED}")
     await dialog.finish("Close")
-    await expect(ui.discovered_card()).to_have_count(0)  # no leftover card for an adopted board
+    # No leftover card for an adopted board (checked on the loaded dashboard).
+    await expect(ui.integration_card()).to_be_visible()
+    await expect(ui.discovered_card()).to_have_count(0)
     await ui.open_integration_page()
     await expect(ui.board_row(board_title(board))).to_have_count(1)
 
 
-async def zone_follows_board(ui: HomeAssistantUi, board: SimulatedBoardProcess, hardware: BoardControl) -> None:
+async def zone_follows_board(
+    ui: HomeAssistantUi, board: SimulatedBoardProcess, hardware: BoardControl
+) -> None:
     """A contact opens and closes on the board; its entity on the device page follows."""
     await ui.open_board_device(board_title(board))
     await ui.expect_entity_state(INPUT_ENTITY, "Closed")
@@ -103,7 +112,9 @@ async def zone_follows_board(ui: HomeAssistantUi, board: SimulatedBoardProcess, 
     await ui.expect_entity_state(INPUT_ENTITY, "Closed")
 
 
-async def output_follows_switch(ui: HomeAssistantUi, board: SimulatedBoardProcess, hardware: BoardControl) -> None:
+async def output_follows_switch(
+    ui: HomeAssistantUi, board: SimulatedBoardProcess, hardware: BoardControl
+) -> None:
     """The alarm output's toggle on the device page drives the board's pin, on and off."""
     await ui.open_board_device(board_title(board))
     switch = ui.entity_switch(OUTPUT_ENTITY)
@@ -115,10 +126,11 @@ async def output_follows_switch(ui: HomeAssistantUi, board: SimulatedBoardProces
         await wait_for_level(hardware, OUTPUT_ZONE, 1 if turn_on else 0)
 
 
-async def wait_for_level(hardware: BoardControl, zone: str, level: int, timeout: float = 15.0) -> None:
+async def wait_for_level(hardware: BoardControl, zone: str, level: int) -> None:
     """The command travels HA > AWS IoT (emulated) > board: poll the pin until it is there."""
-    async with asyncio.timeout(timeout):
-        while await hardware.output_level(zone) != level:
+    async with asyncio.timeout(COMMAND_TIMEOUT_S):
+        # polling is the only way to watch a pin from outside the simulator
+        while await hardware.output_level(zone) != level:  # noqa: ASYNC110
             await asyncio.sleep(0.2)
 
 
@@ -141,7 +153,9 @@ async def add_board_by_address(ui: HomeAssistantUi, board: SimulatedBoardProcess
     await dialog.submit()
     await dialog.expect_title(re.compile(r"^\s*Zones of"))
     await submit_steps(dialog, ADD_BY_ADDRESS_STEPS)
-    await expect(dialog.root.get_by_role("button", name="Finish", exact=True)).to_be_visible(timeout=120_000)
+    await expect(dialog.root.get_by_role("button", name="Finish", exact=True)).to_be_visible(
+        timeout=120_000
+    )
     await dialog.finish("Finish")
     await ui.open_integration_page()
     await expect(ui.board_row(board_title(board))).to_have_count(1)
@@ -149,17 +163,23 @@ async def add_board_by_address(ui: HomeAssistantUi, board: SimulatedBoardProcess
     await ui.expect_entity_state("Garage side door", "Closed")
 
 
-async def remove_board(ui: HomeAssistantUi, board: SimulatedBoardProcess) -> None:
-    """The board's menu > Delete: its row and its device are gone."""
+async def remove_board(
+    ui: HomeAssistantUi, board: SimulatedBoardProcess, kept: SimulatedBoardProcess
+) -> None:
+    """The board's menu > Delete: its row and its device are gone, the other board stays."""
     await ui.remove_board(board_title(board))
     await ui.open("/config/devices/dashboard")
+    # The list has loaded once the kept board shows; only then does an absence mean something.
+    await expect(ui.page.get_by_text(board_title(kept), exact=True)).to_be_visible()
     await expect(ui.page.get_by_text(board_title(board), exact=True)).to_have_count(0)
 
 
 # --- the walk ----------------------------------------------------------------------------
 
 
-async def test_user_sets_up_boards_in_the_browser(stack: Stack, page: Page, steps: StepRecorder) -> None:
+async def test_user_sets_up_boards_in_the_browser(
+    stack: Stack, page: Page, steps: StepRecorder
+) -> None:
     """Onboarding to a removed board, every click in the real frontend."""
     ui = HomeAssistantUi(page, stack.ha_url)
     adopted, by_address = stack.discoverable_board, stack.hidden_board
@@ -180,4 +200,4 @@ async def test_user_sets_up_boards_in_the_browser(stack: Stack, page: Page, step
         async with steps("add a board by address"):
             await add_board_by_address(ui, by_address)
         async with steps("remove a board"):
-            await remove_board(ui, by_address)
+            await remove_board(ui, by_address, kept=adopted)
