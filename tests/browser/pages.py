@@ -8,6 +8,8 @@ section keys for `section(...)`): when a form changes, only the values passed to
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +19,8 @@ from playwright.async_api import Locator, Page, expect
 
 INTEGRATION_NAME = "Konnected (AWS IoT)"  # manifest.json "name"
 DOMAIN = "konnected_aws"
-FLOW_TIMEOUT_MS = 120_000  # account setup and adoption wait for AWS and a board reboot
+FLOW_TIMEOUT_MS = 120_000
+FIELD_RENDER_TIMEOUT_S = 20  # account setup and adoption wait for AWS and a board reboot
 
 # A field value: text or number typed in, a bool for a checkbox, or the visible label of a
 # select option or radio button. A Mapping fills the fields of a section.
@@ -73,12 +76,25 @@ class FlowDialog:
         await expect(self.root).to_contain_text(text, timeout=timeout_ms)
 
     async def _field(self, name: str, section: str | None) -> Locator:
-        await self.root.evaluate(_TAG_FIELDS_JS)
+        """The field element of a schema key (inside its section, opened)."""
         scope = self.root
         if section is not None:
-            scope = self.root.locator(f'[data-field="{section}"]')
+            scope = await self._rendered(self.root.locator(f'[data-field="{section}"]'))
             await self._expand(scope)
-        return scope.locator(f'[data-field="{name}"]')
+        return await self._rendered(scope.locator(f'[data-field="{name}"]'))
+
+    async def _rendered(self, field: Locator) -> Locator:
+        """Wait for ha-form to render a field: it does so after the step arrives (and a
+        section's fields when it opens), so the tags are re-applied until the field is there.
+        On timeout the locator is returned as is and its use reports it missing."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(FIELD_RENDER_TIMEOUT_S):
+                while True:
+                    await self.root.evaluate(_TAG_FIELDS_JS)
+                    if await field.count():
+                        return field
+                    await asyncio.sleep(0.2)
+        return field
 
     @staticmethod
     async def _expand(section: Locator) -> None:
@@ -103,13 +119,18 @@ class FlowDialog:
         await expect(field).to_have_count(1)
         if isinstance(value, bool):
             checkbox = field.get_by_role("checkbox")
-            await checkbox.set_checked(value)
+            if await checkbox.is_checked() != value:
+                # the box drawn over the input takes the click, as it does for a finger
+                await field.locator("ha-checkbox").click()
+            await expect(checkbox).to_be_checked(checked=value)
         elif await field.locator("ha-picker-field").count():
             await field.locator("ha-picker-field").click()
             await field.get_by_role("menuitem", name=str(value), exact=True).click()
             await expect(field.locator("ha-picker-field")).to_contain_text(str(value))
         elif await field.get_by_role("radio").count():
-            await field.get_by_role("radio", name=str(value), exact=True).check()
+            option = field.get_by_role("radio", name=str(value), exact=True)
+            await option.click()
+            await expect(option).to_be_checked()
         else:
             await field.locator("input").first.fill(str(value))
 

@@ -16,7 +16,7 @@ import aiohttp
 from playwright.async_api import Page, expect
 
 from .browser import StepRecorder
-from .pages import INTEGRATION_NAME, FieldValue, FlowDialog, HomeAssistantUi, Owner
+from .pages import FLOW_TIMEOUT_MS, INTEGRATION_NAME, FieldValue, FlowDialog, HomeAssistantUi, Owner
 from .stack import LOOPBACK, BoardControl, SimulatedBoardProcess, Stack
 
 # What the flows, entities and boards are called on screen (translations/en.json, entity
@@ -41,10 +41,17 @@ RECONFIGURE_STEPS: Sequence[Mapping[str, FieldValue]] = [
 ]
 RENAMED_ENTITY = "Front door"
 MOTION_ENTITY = "Zone 2"
-# The zones step after adding a board by address: defaults, with a name for zone 1.
+# The zones step after adding a board by address: defaults, except a named zone 1, zone 2
+# wired normally open (inverted) and an alarm output that is on when low.
 ADD_BY_ADDRESS_STEPS: Sequence[Mapping[str, FieldValue]] = [
-    {"zone_1": {"name": "Garage side door"}},
+    {
+        "zone_1": {"name": "Garage side door"},
+        "zone_2": {"invert": True},
+        "zone_out": {"trigger": "Low"},
+    },
 ]
+NAMED_ENTITY = "Garage side door"
+INVERTED_ENTITY = "Zone 2"
 
 DISCOVERY_TIMEOUT_MS = (
     150_000  # konnected_dev scans every minute; the first scan precedes the account
@@ -146,21 +153,26 @@ async def reconfigure_zones(ui: HomeAssistantUi, board: SimulatedBoardProcess) -
     await ui.expect_entity_state(MOTION_ENTITY, "Clear")  # a motion sensor's "off"
 
 
-async def add_board_by_address(ui: HomeAssistantUi, board: SimulatedBoardProcess) -> None:
-    """Add board by address: host and port, then the zones, and the board is adopted."""
+async def add_board_by_address(
+    ui: HomeAssistantUi, board: SimulatedBoardProcess, hardware: BoardControl
+) -> None:
+    """Add board by address: host and port, then the zones, and the board is adopted with them."""
     dialog = await ui.add_board_by_address()
     await dialog.fill({"host": LOOPBACK, "port": board.http_port})
     await dialog.submit()
     await dialog.expect_title(re.compile(r"^\s*Zones of"))
     await submit_steps(dialog, ADD_BY_ADDRESS_STEPS)
-    await expect(dialog.root.get_by_role("button", name="Finish", exact=True)).to_be_visible(
-        timeout=120_000
-    )
+    finish = dialog.root.get_by_role("button", name="Finish", exact=True)
+    await expect(finish).to_be_visible(timeout=FLOW_TIMEOUT_MS)
     await dialog.finish("Finish")
     await ui.open_integration_page()
     await expect(ui.board_row(board_title(board))).to_have_count(1)
     await ui.open_board_device(board_title(board))
-    await ui.expect_entity_state("Garage side door", "Closed")
+    await ui.expect_entity_state(NAMED_ENTITY, "Closed")
+    await ui.expect_entity_state(INVERTED_ENTITY, "Open")  # a closed circuit, inverted
+    # Active low: the board holds the output high while it is off.
+    await expect(ui.entity_switch(OUTPUT_ENTITY)).not_to_be_checked()
+    assert await hardware.output_level(OUTPUT_ZONE) == 1
 
 
 async def remove_board(
@@ -198,6 +210,6 @@ async def test_user_sets_up_boards_in_the_browser(
         async with steps("reconfigure zones"):
             await reconfigure_zones(ui, adopted)
         async with steps("add a board by address"):
-            await add_board_by_address(ui, by_address)
+            await add_board_by_address(ui, by_address, BoardControl(session, by_address))
         async with steps("remove a board"):
             await remove_board(ui, by_address, kept=adopted)
