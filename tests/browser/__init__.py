@@ -1,0 +1,1 @@
+"""Home Assistant's real frontend in headless Chromium, with the emulator and simulated boards."""
