@@ -25,18 +25,18 @@ ACCOUNT_FORM_TITLE = "Connect your AWS account"
 ACCOUNT_PROGRESS = "Setting up your AWS account"
 ACCOUNT_CREATED = "Created configuration for AWS"
 ADOPTED = "is adopted and connected through AWS IoT"
-# HA's own text: async_update_and_abort's default reason uses translation_domain
-# "homeassistant" (config_entries.py, ConfigSubentryFlow), so en.json's "Zones updated." is unused.
-ZONES_UPDATED = "Reconfiguration was successful"
+# The board flow names its reason explicitly, so en.json's text shows (not HA's default).
+ZONES_UPDATED = "Zones updated."
 INPUT_ZONE = "1"  # a contact on zone 1, shown as "Zone 1" until renamed
 INPUT_ENTITY = "Zone 1"
 OUTPUT_ZONE = "out"  # the alarm output, a switch by default
-OUTPUT_ENTITY = "Output out"
+OUTPUT_ENTITY = "Alarm output"
 
-# The zone form of the board's Reconfigure, one mapping per step, keyed by the flow's field
-# names (section "zone_N", then the field). When the form becomes a stepped flow, only this
-# list changes.
+# The zone forms of the board's Reconfigure, one mapping per step, keyed by the flow's field
+# names: step one chooses each zone's type (kept as they are here), step two shows only the
+# chosen types' settings (section "zone_N", then the field).
 RECONFIGURE_STEPS: Sequence[Mapping[str, FieldValue]] = [
+    {},
     {"zone_1": {"name": "Front door"}, "zone_2": {"device_class": "Motion"}},
 ]
 RENAMED_ENTITY = "Front door"
@@ -44,6 +44,7 @@ MOTION_ENTITY = "Zone 2"
 # The zones step after adding a board by address: defaults, except a named zone 1, zone 2
 # wired normally open (inverted) and an alarm output that is on when low.
 ADD_BY_ADDRESS_STEPS: Sequence[Mapping[str, FieldValue]] = [
+    {},
     {
         "zone_1": {"name": "Garage side door"},
         "zone_2": {"invert": True},
