@@ -246,3 +246,36 @@ async def test_two_discovered_boards_adopted_back_to_back(
         zone_1 = entity_id(hass, "binary_sensor", f"{board.device_id}_1")
         board.set_zone("1", 1)
         await wait_for(lambda zone_1=zone_1: hass.states.get(zone_1).state == STATE_ON)
+
+
+async def test_a_pulse_on_232_firmware_shows_its_end(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
+) -> None:
+    """2.3.2 reports the level right after switching and never the pulse's end (aws_iot.lua):
+    Home Assistant reads the level back once the pulse is over, so the output does not stay on."""
+    from devtools.board_simulator import SimulatedBoard, Timing  # noqa: PLC0415
+
+    from .conftest import FAST  # noqa: PLC0415
+
+    board = SimulatedBoard(MAC, sw_version="2.3.2", timing=Timing(**vars(FAST)))
+    await board.start()
+    try:
+        entry_id = await setup_account(hass, iot_emulator)
+        await adopt(hass, board)
+        entry = hass.config_entries.async_get_entry(entry_id)
+        assert entry is not None
+        subentry_id = next(iter(entry.subentries))
+        result = await hass.config_entries.subentries.async_init(
+            (entry_id, "board"), context={"source": "reconfigure", "subentry_id": subentry_id}
+        )
+        result = await configure_zones(
+            hass, result["flow_id"], {"1": {"type": "binary_sensor"}, "out": {"type": "switch", "momentary_ms": 300}}
+        )
+        assert result["type"] is FlowResultType.ABORT, result
+        output = entity_id(hass, "switch", f"{board.device_id}_out")
+        await wait_for(lambda: hass.states.get(output).state == STATE_OFF)
+        await hass.services.async_call("switch", "turn_on", {"entity_id": output}, blocking=True)
+        await wait_for(lambda: hass.states.get(output).state == STATE_ON)
+        await wait_for(lambda: hass.states.get(output).state == STATE_OFF, timeout=10)
+    finally:
+        await board.close()

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 from homeassistant.components.switch import SwitchEntity
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HassJob, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.event import async_call_later
 
+from .board.models import firmware_support
 from .const import DOMAIN
 from .entity import KonnectedEntity
 from .hub import KonnectedHub
@@ -25,6 +28,8 @@ PARALLEL_UPDATES = 0
 
 # The firmware reports -1 while an output repeats forever.
 REPEATING_FOREVER = -1
+# How long after a pulse should have ended its level is read back (boards before 2.3.4).
+PULSE_END_MARGIN_S = 1.0
 
 
 async def async_setup_entry(
@@ -93,6 +98,24 @@ class ZoneSwitch(KonnectedEntity, SwitchEntity):
             raise HomeAssistantError(
                 translation_domain=DOMAIN, translation_key="not_connected"
             ) from err
+        pulse = command.pulse
+        if pulse is not None and pulse.duration_ms is not None and not self._reports_pulse_end:
+            # Before 2.3.4 the board never says a pulse ended: read the level once it should have.
+            self.async_on_remove(
+                async_call_later(
+                    self.hass,
+                    pulse.duration_ms / 1000 + PULSE_END_MARGIN_S,
+                    HassJob(self._async_read_back_level),
+                )
+            )
+
+    @callback
+    def _async_read_back_level(self, _now: datetime) -> None:
+        self._hub.async_schedule_refresh(self._info.board_id)
+
+    @property
+    def _reports_pulse_end(self) -> bool:
+        return firmware_support(self._info.sw_version).reports_pulse_end
 
 
 class ZoneActionSwitch(ZoneSwitch):

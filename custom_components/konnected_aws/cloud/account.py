@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import boto3
 from botocore.exceptions import ClientError
@@ -62,6 +62,10 @@ WAIT_ATTEMPTS: Final = 120
 # try the run-time key this many times, waiting 2, 4, ... 10 s (about 70 s in all).
 RUNTIME_KEY_ATTEMPTS: Final = 10
 
+
+
+# The AWS services the layer talks to.
+type ServiceName = Literal["dynamodb", "iam", "iot", "lambda", "ssm", "sts"]
 
 class SetupStep(StrEnum):
     """The steps of `ensure`, in the order they run."""
@@ -213,7 +217,7 @@ class CloudAccount:
     def __repr__(self) -> str:
         return f"CloudAccount(region={self.credentials.region!r})"
 
-    def client(self, service: str) -> Any:
+    def client(self, service: ServiceName) -> Any:
         """A cached boto3 client with the layer's retry settings."""
         with self._lock:
             if service not in self._clients:
