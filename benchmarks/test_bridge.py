@@ -14,22 +14,22 @@ docs/benchmarks.md. Run: `scripts/run python -m pytest benchmarks -s -p no:rando
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import json
 import statistics
 import time
-from dataclasses import dataclass
 from typing import Any
 from unittest.mock import patch
 
 import aiomqtt
-from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_ON
-from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.konnected_aws.iot.messages import board_topics
 from devtools.board_simulator import SimulatedBoard
 from devtools.iot_emulator import IotEmulator
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_ON
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from tests.conftest import BoardFactory
 from tests.test_end_to_end import adopted_board, entity_id, wait_for
 

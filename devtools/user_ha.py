@@ -23,10 +23,13 @@ schema, into the confirmed ("stable") settings (`_HTTPStore._async_migrate_func`
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable, Mapping
 import contextlib
+from dataclasses import dataclass, field
 import importlib.metadata
 import json
 import os
+from pathlib import Path
 import shutil
 import signal
 import socket
@@ -34,13 +37,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from types import FrameType
 from typing import IO, Final
+import urllib.error
+import urllib.request
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 COMPONENTS: Final = {

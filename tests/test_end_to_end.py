@@ -8,6 +8,11 @@ from collections.abc import Callable
 
 import aiomqtt
 import pytest
+
+from custom_components.konnected_aws.cloud.signing import generate_key_pair, sign_token
+from custom_components.konnected_aws.const import DOMAIN
+from devtools.board_simulator import SimulatedBoard
+from devtools.iot_emulator import IotEmulator
 from homeassistant.config_entries import (
     SOURCE_SSDP,
     SOURCE_USER,
@@ -20,11 +25,6 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.service_info.ssdp import SsdpServiceInfo
-
-from custom_components.konnected_aws.cloud.signing import generate_key_pair, sign_token
-from custom_components.konnected_aws.const import DOMAIN
-from devtools.board_simulator import SimulatedBoard
-from devtools.iot_emulator import IotEmulator
 
 from .conftest import BoardFactory
 

@@ -12,21 +12,21 @@ own installer against PyPI.
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass, field
 import importlib.metadata
 import importlib.util
+from pathlib import Path
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import cast
 
-import pytest
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.specifiers import Specifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
+import pytest
 
 from devtools.user_ha import COMPONENTS, manifest_requirements, suite_ha_version
 

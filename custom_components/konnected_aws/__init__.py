@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import secrets
 import asyncio
+import secrets
 from urllib.parse import urlsplit
 
 from homeassistant.config_entries import SOURCE_SSDP
@@ -17,6 +17,7 @@ from homeassistant.util.ssl import get_default_context
 from .addresses import AddressGuard
 from .adoption import board_client
 from .board import BoardError
+from .boards import async_reset_board, async_sync_boards
 from .cloud import CloudAccount
 from .cloud.errors import CloudError, InvalidCredentialsError
 from .cloud.signing import sign_token
@@ -32,12 +33,11 @@ from .const import (
     LOGGER,
     SSDP_SEARCH_TARGET,
 )
-from .boards import async_reset_board, async_sync_boards
 from .hub import BoardState, KonnectedHub
-from .legacy import async_offer_legacy_boards
-from .repairs import async_check_stored_keys
-from .orphans import OrphanRegistrations
 from .iot.connection import BridgeConnection, BridgeCredentials, iot_url
+from .legacy import async_offer_legacy_boards
+from .orphans import OrphanRegistrations
+from .repairs import async_check_stored_keys
 from .runtime import BoardInfo, KonnectedConfigEntry, KonnectedRuntime, adopted_boards
 from .zones import ZoneType
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .board import BoardClient, BoardError, BoardLockedError
-
 from .const import DOMAIN, LOGGER
 from .orphans import async_remove_from_aws
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
+from collections.abc import Mapping
 from dataclasses import replace
 from functools import partial
+import os
 import secrets
-from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -48,42 +48,41 @@ from .adoption import (
     check_supported,
 )
 from .board import BoardStatus, find_board_port, is_supported, zones_for_model
-from .cloud import (
-    AwsCredentials,
-    CloudAccount,
-    SetupStep,
-    StepState,
-    progress_fraction,
-)
+from .cloud import AwsCredentials, CloudAccount, SetupStep, StepState, progress_fraction
 from .cloud.errors import CloudError, InvalidCredentialsError, MissingPermissionError
-from .legacy import LEGACY_ENTRY_ID, async_finish_board, async_move_registry_entries, legacy_board
 from .const import (
     CONF_ACCESS_KEY_ID,
     CONF_ACCOUNT_ID,
     CONF_ADVANCED,
     CONF_AUTHORIZER_NAME,
     CONF_AWS_ENDPOINT_URL,
+    CONF_BLINK,
     CONF_BOARD_ID,
     CONF_BRIDGE_ID,
     CONF_BRIDGE_TOKEN,
-    CONF_BLINK,
     CONF_IOT_ENDPOINT,
     CONF_IOT_URL,
     CONF_KEY_KIND,
     CONF_KEY_SOURCE,
     CONF_MODEL,
-    CONF_RUNTIME_USER_ARN,
-    DEFAULT_AUTHORIZER_NAME,
-    KEY_KIND_RUNTIME,
-    KEY_KIND_SETUP,
     CONF_REGION,
+    CONF_RUNTIME_USER_ARN,
     CONF_SECRET_ACCESS_KEY,
     CONF_ZONES,
+    DEFAULT_AUTHORIZER_NAME,
     DOMAIN,
     ENV_AWS_ENDPOINT_URL,
     ENV_IOT_URL,
+    KEY_KIND_RUNTIME,
+    KEY_KIND_SETUP,
     LOGGER,
     SUBENTRY_BOARD,
+)
+from .legacy import (
+    LEGACY_ENTRY_ID,
+    async_finish_board,
+    async_move_registry_entries,
+    legacy_board,
 )
 from .runtime import KonnectedConfigEntry
 from .zone_form import (
@@ -92,7 +91,13 @@ from .zone_form import (
     zone_types_schema,
     zones_from_settings,
 )
-from .zones import ZoneConfig, ZoneType, default_zones, needs_reprovisioning, zones_from_data
+from .zones import (
+    ZoneConfig,
+    ZoneType,
+    default_zones,
+    needs_reprovisioning,
+    zones_from_data,
+)
 
 # Setup waits up to 20 s for the bridge to connect; allow that plus the unload.
 ACCOUNT_RELOAD_TIMEOUT = 30.0

@@ -8,10 +8,20 @@ from __future__ import annotations
 
 from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 
 from .const import DOMAIN, LOGGER
-from .migration import OLD_DOMAIN, BoardMigration, MigrationPlan, Unsupported, async_plan_from_hass
+from .migration import (
+    OLD_DOMAIN,
+    BoardMigration,
+    MigrationPlan,
+    Unsupported,
+    async_plan_from_hass,
+)
 from .runtime import BoardInfo, KonnectedConfigEntry
 
 # What the legacy discovery flow is started with.

@@ -16,8 +16,7 @@ from typing import Any, Final, NamedTuple, Self
 
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from .board import zones_for_model
 from .board.models import BoardDataError, board_id_from_mac

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any, Final
 
 from .firmware import URN, Firmware

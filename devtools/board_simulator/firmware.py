@@ -7,18 +7,26 @@ from a callback is handled by `Boot.call` as the NodeMCU C caller would (panic o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import copy
 import hashlib
 import hmac
 import re
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 
 from . import hardware as hw
-from .http import INDEX_PAGE, Connection, Request, body_complete, has_content_length, parse_request, status_line
+from .http import (
+    INDEX_PAGE,
+    Connection,
+    Request,
+    body_complete,
+    has_content_length,
+    parse_request,
+    status_line,
+)
 from .lua import (
     LuaError,
     arith,

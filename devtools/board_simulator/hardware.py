@@ -3,8 +3,8 @@ NodeMCU modules read them (integer build)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+import math
 from typing import Final
 
 from .lua import LuaError, checkinteger

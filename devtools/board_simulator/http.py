@@ -11,10 +11,10 @@ request is parsed with Lua patterns from whatever arrived in one TCP segment.
 from __future__ import annotations
 
 import asyncio
-import gzip
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+import gzip
+import re
 from typing import Any, Final
 
 from .lua import LuaError, is_number, sjson_decode

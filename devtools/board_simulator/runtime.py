@@ -13,10 +13,10 @@ NodeMCU runs Lua callbacks from C in two ways (nodemcu-firmware):
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from collections.abc import Callable, Coroutine
+import contextlib
 from enum import IntEnum
+import logging
 from typing import Any, Protocol
 
 from .lua import LuaError

@@ -21,14 +21,22 @@ library's frame codec; the connection states, timers and quirks are the C client
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Generator
 import ipaddress
 import re
 import ssl
-from collections.abc import Callable, Generator
 from typing import Final
 
 from websockets.exceptions import ProtocolError
-from websockets.frames import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, Frame, Opcode
+from websockets.frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_PONG,
+    Frame,
+    Opcode,
+)
 from websockets.streams import StreamReader
 from websockets.utils import accept_key, generate_key
 

@@ -7,15 +7,15 @@ return, client-id takeover, keep-alive and lifecycle events. See docs/emulation.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 import logging
+from pathlib import Path
 import shutil
 import socket
 import ssl
 import tempfile
-import uuid
-from collections import Counter
-from pathlib import Path
 from typing import Any, Final
+import uuid
 
 import aiomqtt
 import boto3
@@ -36,7 +36,13 @@ from .broker import (
     presence_payload,
 )
 from .lambda_invoker import LambdaRuntime
-from .tls import ENDPOINT_HOST, TlsMaterial, client_context, create_tls_material, server_context
+from .tls import (
+    ENDPOINT_HOST,
+    TlsMaterial,
+    client_context,
+    create_tls_material,
+    server_context,
+)
 
 __all__ = ["NAME_KEY", "SIGNATURE_KEY", "IotEmulator", "free_port"]
 

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-import re
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+import json
+import re
 from typing import Any, Final
 from urllib.parse import parse_qs
+import uuid
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -45,7 +45,13 @@ from moto.awslambda.models import lambda_backends
 from devtools import moto_authorizers
 
 from .lambda_invoker import DeployedFunction, LambdaInvocationError, LambdaRuntime
-from .policy import Policy, RequestContext, conditions_hold, glob_matches, parse_conditions
+from .policy import (
+    Policy,
+    RequestContext,
+    conditions_hold,
+    glob_matches,
+    parse_conditions,
+)
 
 NAME_KEY: Final = "x-amz-customauthorizer-name"
 SIGNATURE_KEY: Final = "x-amz-customauthorizer-signature"

@@ -19,30 +19,36 @@ parses one packet per message); text messages and unmasked client frames close t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 import contextlib
+from dataclasses import dataclass, field
+from http import HTTPStatus
 import json
 import logging
 import ssl
 import sys
 import time
-import uuid
-from collections.abc import Awaitable
-from dataclasses import dataclass, field
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Final
+import uuid
 
-import websockets
 from amqtt.adapters import ReaderAdapter, WriterAdapter
 from amqtt.broker import Broker
 from amqtt.contexts import Action, ListenerType
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
+import websockets
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.http11 import Request, Response
 
 from . import wire
-from .auth import Authorization, AuthorizationRefused, ConnectionFacts, HttpRequest, MqttConnect
+from .auth import (
+    Authorization,
+    AuthorizationRefused,
+    ConnectionFacts,
+    HttpRequest,
+    MqttConnect,
+)
 from .policy import RequestContext
 from .tls import ENDPOINT_HOST
 

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 import hashlib
 import io
 import json
 import logging
 import os
+from pathlib import Path
 import sys
+from typing import Any, Final
 import uuid
 import zipfile
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Final
 
 _LOGGER = logging.getLogger(__name__)
 

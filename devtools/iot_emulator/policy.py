@@ -18,12 +18,12 @@ Anything else (NotAction, NotResource, a malformed statement) makes the document
 
 from __future__ import annotations
 
-import ipaddress
-import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+import ipaddress
+import json
+import re
 from typing import Any, Final
 
 VARIABLES_VERSION: Final = "2012-10-17"

@@ -8,11 +8,11 @@ they do not for an IP address); the server refuses a handshake without SNI or wi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import datetime
 import ipaddress
-import ssl
-from dataclasses import dataclass
 from pathlib import Path
+import ssl
 from typing import Final
 
 from cryptography import x509

@@ -7,8 +7,8 @@ takeover) and the keep-alive.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, replace
+import struct
 from typing import Final
 
 CONNECT: Final = 1

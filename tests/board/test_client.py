@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+import socket
 from typing import Any
 
 import aiohttp
@@ -19,7 +19,11 @@ from custom_components.konnected_aws.board import (
     is_supported,
 )
 from custom_components.konnected_aws.board.models import BoardStatus, board_id_from_mac
-from custom_components.konnected_aws.zones import ZoneConfig, ZoneType, firmware_zone_settings
+from custom_components.konnected_aws.zones import (
+    ZoneConfig,
+    ZoneType,
+    firmware_zone_settings,
+)
 from devtools.board_simulator import SimulatedBoard, Timing
 
 from ..conftest import FAST, BoardFactory

@@ -14,7 +14,11 @@ import tracemalloc
 import aiohttp
 import pytest
 
-from custom_components.konnected_aws.board import BoardClient, BoardError, BoardResponseError
+from custom_components.konnected_aws.board import (
+    BoardClient,
+    BoardError,
+    BoardResponseError,
+)
 from custom_components.konnected_aws.board.wire import MAX_ANSWER_BYTES, MAX_JSON_DEPTH
 
 from .raw_http import Request, answer_with, firmware_answer, raw_server

@@ -6,13 +6,13 @@ Playwright's own browser download is not used: the test launches the system's `c
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 import contextlib
 import json
+from pathlib import Path
 import shutil
 import time
 import traceback
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from playwright.async_api import (

@@ -9,13 +9,12 @@ section keys for `section(...)`): when a form changes, only the values passed to
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import re
 from collections.abc import Mapping
+import contextlib
 from dataclasses import dataclass
+import re
 
-from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Error as PlaywrightError, Locator, Page, expect
 
 INTEGRATION_NAME = "Konnected (AWS IoT)"  # manifest.json "name"
 DOMAIN = "konnected_aws"

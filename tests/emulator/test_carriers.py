@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import ssl
 from collections.abc import Callable
+import ssl
 from typing import Any
 from urllib.parse import quote
 

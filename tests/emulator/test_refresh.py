@@ -5,8 +5,8 @@ authentication do."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
+import json
 
 import aiomqtt
 import pytest

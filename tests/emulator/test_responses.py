@@ -3,8 +3,8 @@ may do (with policy variables)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
+import json
 from typing import Any
 
 import aiomqtt

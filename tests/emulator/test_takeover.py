@@ -5,8 +5,8 @@ disconnected" (AWS IoT developer guide, MQTT, differences from the specification
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
+import json
 from typing import Any
 
 import aiomqtt

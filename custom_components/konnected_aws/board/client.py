@@ -9,14 +9,21 @@ size cap and decoded strictly (board/wire.py): anything on the LAN can answer in
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import aiohttp
 
-from .models import ZONE_TO_PIN, BoardDataError, BoardStatus, Pulse, switch_command, zone_of
+from .models import (
+    ZONE_TO_PIN,
+    BoardDataError,
+    BoardStatus,
+    Pulse,
+    switch_command,
+    zone_of,
+)
 from .wire import MAX_ANSWER_BYTES, PayloadError, decode_json
 
 _LOGGER = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ cites the lines.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+import re
 from typing import Any, Final
 
 # The firmware's zoneToPin (src/lfs/application.lua, v3.1.0+): the same on every ESP8266 board.

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+import re
 from typing import Any, Final
 
 from botocore.config import Config
@@ -16,7 +16,12 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from .errors import CloudError, InvalidCredentialsError, MissingPermissionError, ThrottledError
+from .errors import (
+    CloudError,
+    InvalidCredentialsError,
+    MissingPermissionError,
+    ThrottledError,
+)
 
 INVALID_CREDENTIALS: Final = frozenset(
     {

@@ -11,19 +11,19 @@ Assistant runs them in its executor.
 from __future__ import annotations
 
 import base64
-import hashlib
-import io
-import json
-import threading
-import time
-import zipfile
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
+import hashlib
+import io
+import json
 from pathlib import Path
+import threading
+import time
 from typing import Any, Final
+import zipfile
 
 import boto3
 from botocore.exceptions import ClientError

@@ -10,21 +10,27 @@ masks paho's WebSocket control frames (`mask_paho_websocket_frames`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 import contextlib
+from dataclasses import dataclass
 import functools
 import inspect
 import logging
 import random
 import ssl
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 import aiomqtt
 from paho.mqtt import client as paho_client
 
-from .messages import BRIDGE_SUBSCRIPTIONS, ActuatorCommand, BoardMessage, board_topics, parse_message
+from .messages import (
+    BRIDGE_SUBSCRIPTIONS,
+    ActuatorCommand,
+    BoardMessage,
+    board_topics,
+    parse_message,
+)
 
 _LOGGER = logging.getLogger(__name__)
 

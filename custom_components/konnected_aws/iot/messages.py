@@ -7,9 +7,9 @@ The firmware publishes to whatever topics it is provisioned with (`aws.topics` i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any, Final
 
 from ..board.models import Pulse, switch_command, zone_of

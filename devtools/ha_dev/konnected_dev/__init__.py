@@ -9,10 +9,10 @@ and hands every answer to konnected_aws exactly as HA's ssdp integration would.
 from __future__ import annotations
 
 import asyncio
-import os
-import xml.etree.ElementTree as ElementTree
 from datetime import timedelta
+import os
 from typing import Any
+import xml.etree.ElementTree as ElementTree
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
 from homeassistant.core import Event, HomeAssistant
