@@ -159,7 +159,8 @@ def ha_constraints(ha_version: str) -> Path:
 
 def ha_lock(ha_version: str) -> Path:
     """What Home Assistant's own images install for that version: `homeassistant` under its
-    package_constraints.txt (core's requirements.txt starts with `-c`); resolved once and kept."""
+    package_constraints.txt (core's requirements.txt starts with `-c`); resolved once and kept.
+    """
     lock = _version_dir(ha_version) / "requirements.txt"
     if not lock.exists():
         compiled = _uv(
@@ -183,7 +184,8 @@ def ha_lock(ha_version: str) -> Path:
 def started_lock(ha_version: str) -> Path:
     """The same install after Home Assistant's first start, when it installs its own integrations'
     requirements (the frontend, assist...; its images ship them). Made once per version by starting
-    it with nothing of ours, but with `ssdp`, our after-dependency, configured."""
+    it with nothing of ours, but with `ssdp`, our after-dependency, configured.
+    """
     lock = _version_dir(ha_version) / "after-first-start.txt"
     if lock.exists():
         return lock
@@ -228,7 +230,8 @@ def make_ha_venv(venv: Path, ha_version: str) -> None:
 
 def ensure_ha_venv(venv: Path, ha_version: str) -> None:
     """Keep an existing venv of that version as it is, with whatever Home Assistant installed;
-    a new one is as after Home Assistant's first start, with nothing of ours."""
+    a new one is as after Home Assistant's first start, with nothing of ours.
+    """
     stamp = venv / ".homeassistant-version"
     if not (
         stamp.exists() and stamp.read_text() == ha_version and (venv / "bin" / "hass").exists()
@@ -405,7 +408,8 @@ def start_home_assistant(
 
 def listening(port: int) -> bool:
     """Whether a TCP socket listens on `port`, read from /proc/net/tcp on Linux: connecting to
-    probe would make the emulator's WebSocket server log a failed handshake."""
+    probe would make the emulator's WebSocket server log a failed handshake.
+    """
     tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
     if not tables[0].exists():
         with socket.socket() as probe:
@@ -450,7 +454,8 @@ def wait_for_log(
 class DevStack:
     """The local AWS IoT emulation, simulated boards and a user's Home Assistant, as processes,
     each in its own session, stopped one by one (Home Assistant first) by their process ids.
-    Their output goes where ours goes; Home Assistant's log is also in its config dir."""
+    Their output goes where ours goes; Home Assistant's log is also in its config dir.
+    """
 
     ha_venv: Path
     config_dir: Path

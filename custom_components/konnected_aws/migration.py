@@ -428,7 +428,8 @@ def _trigger(item: Mapping[str, Any]) -> int:
 
 def _name(item: Mapping[str, Any]) -> str | None:
     """The user's name; absent means 2026.5.4's default "Konnected <id[6:]> ..." (panel.py:205-244),
-    which becomes this integration's own translated zone name instead."""
+    which becomes this integration's own translated zone name instead.
+    """
     name = item.get("name")
     return name if isinstance(name, str) and name.strip() else None
 

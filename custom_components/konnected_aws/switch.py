@@ -97,7 +97,8 @@ class ZoneSwitch(KonnectedEntity, SwitchEntity):
 
 class ZoneActionSwitch(ZoneSwitch):
     """One more named pattern on an output (like the old integration's `more_states`): on while
-    the output is on, and turning it on sends this action's pattern."""
+    the output is on, and turning it on sends this action's pattern.
+    """
 
     _attr_translation_key = "output_action"
 

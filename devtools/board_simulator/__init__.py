@@ -179,7 +179,8 @@ class SimulatedBoard:
 
     async def start(self) -> None:
         """Power on (or the boot after a reset): HTTP and SSDP, then application.lua. `boots`
-        counts up once the HTTP server listens (when a client could first reach it)."""
+        counts up once the HTTP server listens (when a client could first reach it).
+        """
         self._error_restart_armed = False
         boot = Boot(self, f"board {self.device_id}")
         self._boot = boot
@@ -263,7 +264,8 @@ class SimulatedBoard:
 
     def lua_error(self, boot: Boot, error: LuaError, *, protected: bool) -> None:
         """A Lua error: printed and a restart 2 s later under luaL_pcallx (NodeMCU 3.0),
-        otherwise a PANIC: the chip freezes until the watchdog resets it."""
+        otherwise a PANIC: the chip freezes until the watchdog resets it.
+        """
         self.lua_errors.append(str(error))
         _LOGGER.info("Board %s: Lua error (%s): %s", self.device_id, "pcall" if protected else "PANIC", error)
         if protected and self.release.nodemcu3:

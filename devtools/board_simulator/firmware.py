@@ -216,7 +216,8 @@ class Firmware:
     def _ds18b20_read(self, pin: Any, callback: Callable[[dict[bytes, str]], None]) -> None:
         """One read of a 1-Wire bus. The v3.x ds18b20.lua keeps `pin`, `cb` and the found
         sensors (`sens`, searched only while empty) at module level, and the v2.3.2 C module
-        keeps the bus pin and callback in C globals: a second bus changes them for the first."""
+        keeps the bus pin and callback in C globals: a second bus changes them for the first.
+        """
         checked = checkinteger(pin, "#1 to 'setup'")
         if not 0 < checked < 13:
             raise LuaError(f"ow {checked} does not exist")
@@ -272,7 +273,8 @@ class Firmware:
     def switch(self, payload: Any) -> dict[str, Any]:
         """require("switch")(payload): the module is reloaded for every call, and loading it
         runs `infiniteLoops = {}`: a new global table, which stops every endless pattern at its
-        next off step; a finite pattern already running is never cancelled."""
+        next off step; a finite pattern already running is never cancelled.
+        """
         self.infinite_loops = {}
         zone = index(payload, "zone") if self.release.zones else None
         pin: Any = tonumber(index(payload, "pin"))
@@ -357,7 +359,8 @@ class Firmware:
     def _settings_after_close(self, connection: Connection) -> None:
         """v3.1.1+: `mqttC:on("offline", ...answer...)` then `mqttC:close()`; the answer, and
         the saving, happen in that `offline` callback, reading the globals `request` and
-        `response` as they are then (another request in between leaves them nil)."""
+        `response` as they are then (another request in between leaves them nil).
+        """
         client = self.mqtt
         assert client is not None
 

@@ -45,7 +45,8 @@ class Request:
 
 def parse_request(data: str) -> Request:
     """httpd_req.lua. `body` is the decoded JSON for `application/json` (nil if it does not
-    decode), else the raw text after the headers."""
+    decode), else the raw text after the headers.
+    """
     request = Request()
     match = _WITH_QUERY.search(data)
     query: str | None = None
@@ -80,7 +81,8 @@ def has_content_length(payload: str) -> bool:
 
 def body_complete(payload: str) -> bool:
     """server_receiver.lua: is the Content-Length'd body all here? (Lua errors as the firmware's
-    arithmetic on a missing Content-Length number or header end would raise.)"""
+    arithmetic on a missing Content-Length number or header end would raise.)
+    """
     header = _CONTENT_LENGTH.search(payload)
     if header is None:
         raise LuaError("attempt to perform arithmetic on a nil value")
@@ -139,7 +141,8 @@ class Connection(asyncio.Protocol):
 
     def send_and_close(self, data: bytes) -> None:
         """httpd_res doSend: the answer in 512-byte pieces, then `close` (pcall'd on v3.x: a
-        socket the client already closed is silently skipped)."""
+        socket the client already closed is silently skipped).
+        """
         self.answered = True
         if self.open and self.transport is not None:
             self.transport.write(data)

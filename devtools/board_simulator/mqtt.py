@@ -52,7 +52,8 @@ def publish_packet(message_id: int, topic: bytes, payload: bytes) -> bytes:
 def parse(message: bytes) -> dict[str, Any]:
     """mqtt_packet.parse: the first byte's type; PUBLISH as if QoS 0 (topic, then the rest of
     the WebSocket message is the payload); PUBACK's id from bytes 3-4. One packet per message:
-    whatever follows in the same message is never looked at."""
+    whatever follows in the same message is never looked at.
+    """
     if not message:
         raise LuaError("bad argument #1 to 'rshift' (number expected, got nil)")
     packet: dict[str, Any] = {"cmd": message[0] >> 4}
@@ -92,7 +93,8 @@ class MqttClient:
 
     def __init__(self, boot: Boot, websocket: NodeWebSocket, aws_settings: Any, connected: asyncio.Event) -> None:
         """Headers: `sec-websocket-protocol: mqtt`, and the authorizer's three only when both
-        token and signature are set (a nil authorizer name leaves its header out)."""
+        token and signature are set (a nil authorizer name leaves its header out).
+        """
         self.boot = boot
         self.ws = websocket
         self.connected = connected  # for tests: CONNACK seen and the WebSocket not closed since

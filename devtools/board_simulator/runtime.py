@@ -129,7 +129,8 @@ class Mode(IntEnum):
 
 class Timer:
     """A `tmr.create()` object (app/modules/tmr.c): `start` on a running timer does nothing;
-    an AUTO timer re-arms itself before its callback runs; `interval` re-arms a running one."""
+    an AUTO timer re-arms itself before its callback runs; `interval` re-arms a running one.
+    """
 
     def __init__(self, boot: Boot, *, protected: bool) -> None:
         self.boot = boot

@@ -194,7 +194,8 @@ class NodeWebSocket:
 
     def received(self) -> None:
         """ws_receiveCallback: any data makes the connection healthy again and re-arms the
-        timer for 30 s with whatever function it has (after ws:close(): the force-close)."""
+        timer for 30 s with whatever function it has (after ws:close(): the force-close).
+        """
         self._unhealthy = 0
         self._arm(self._ping_interval, self._timer_function)
 

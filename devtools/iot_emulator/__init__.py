@@ -73,7 +73,8 @@ class IotEmulator:
         ws_ping_interval: float | None = None,
     ) -> None:
         """`time_scale` shortens AWS's durations (session lifetime, refresh, keep-alive) in tests;
-        `ws_ping_interval` makes the broker send WebSocket pings (AWS IoT sends none)."""
+        `ws_ping_interval` makes the broker send WebSocket pings (AWS IoT sends none).
+        """
         self.port = port or free_port()
         self.tls_port = tls_port or free_port()
         self.moto_port = moto_port or free_port()

@@ -181,7 +181,8 @@ def invoke_permitted(
 ) -> bool:
     """IAM evaluation of the function's resource policy for AWS IoT invoking it for this authorizer:
     an explicit Deny wins, an Allow is needed; a condition that cannot be read counts against an
-    Allow and for a Deny."""
+    Allow and for a Deny.
+    """
     context = RequestContext.of(
         **{"aws:SourceArn": authorizer_arn, "aws:SourceAccount": account_id}
     )

@@ -133,7 +133,8 @@ class ClientConnection:
 class _QuietHandshakeLogger(logging.LoggerAdapter[logging.Logger]):
     """websockets logs a peer that goes away or misbehaves during the opening handshake as an
     ERROR with a traceback; for a server that is an ordinary event, logged here at debug level.
-    (websockets wraps this adapter in its own, so every call arrives through `log`.)"""
+    (websockets wraps this adapter in its own, so every call arrives through `log`.)
+    """
 
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
         error = sys.exception()
@@ -151,7 +152,8 @@ class _QuietHandshakeLogger(logging.LoggerAdapter[logging.Logger]):
 
 class _PacketReader(ReaderAdapter):  # type: ignore[misc]  # amqtt ships no types
     """The client's side for amqtt: the accepted CONNECT first, then the WebSocket's binary
-    messages, split into packets to note activity and DISCONNECT."""
+    messages, split into packets to note activity and DISCONNECT.
+    """
 
     def __init__(
         self, websocket: ServerConnection, connect: bytes, connection: ClientConnection
@@ -464,7 +466,8 @@ class AwsIotBroker(Broker):  # type: ignore[misc]
 
     async def _ping(self, connection: ClientConnection, interval: float) -> None:
         """WebSocket pings; a missing pong closes the connection (websockets closes it itself
-        with 1002 when the client's pong is not masked)."""
+        with 1002 when the client's pong is not masked).
+        """
         websocket = connection.websocket
         try:
             while True:

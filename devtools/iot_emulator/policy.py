@@ -72,7 +72,8 @@ def resolved_pattern(
     template: str, context: RequestContext, *, variables: bool, ignore_case: bool = False
 ) -> re.Pattern[str] | None:
     """A policy string as a regex: wildcards from the policy, variables as literals; None when a
-    variable has no value."""
+    variable has no value.
+    """
     if not variables:
         return _glob(template, ignore_case=ignore_case)
     parts: list[str] = []

@@ -159,7 +159,8 @@ class ConnectPacket:
 
     def for_broker(self, client_id: str) -> ConnectPacket:
         """What the embedded broker is given: the final client id, no credentials (already used)
-        and no keep-alive (the emulator enforces AWS's)."""
+        and no keep-alive (the emulator enforces AWS's).
+        """
         return replace(self, client_id=client_id, username=None, password=None, keep_alive=0)
 
 

@@ -555,7 +555,8 @@ class CloudAccount:
 
     def _wait_until_usable(self, credentials: AwsCredentials) -> None:
         """IAM is eventually consistent: the new key (and a new user policy) work after a few
-        seconds. Reading the private key with it proves both."""
+        seconds. Reading the private key with it proves both.
+        """
         runtime = CloudAccount(
             credentials, names=self.names, endpoint_url=self._endpoint_url, sleep=self._sleep
         )

@@ -105,7 +105,8 @@ class DeviceRegistry:
 
     def __init__(self, open_table: Callable[[], Any]) -> None:
         """`open_table` returns the boto3 DynamoDB Table resource; it is called on first use,
-        so a registry can be made in the event loop (building boto3 resources reads files)."""
+        so a registry can be made in the event loop (building boto3 resources reads files).
+        """
         self._open_table = open_table
 
     @cached_property
