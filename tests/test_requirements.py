@@ -43,7 +43,7 @@ def ha_constraints_file() -> Path:
 def parse_constraints(text: str) -> dict[NormalizedName, list[Requirement]]:
     """Constraint lines by distribution name (markers evaluated for this interpreter)."""
     constraints: dict[NormalizedName, list[Requirement]] = {}
-    environment = cast(dict[str, str], default_environment())
+    environment = cast("dict[str, str]", default_environment())
     for raw_line in text.splitlines():
         line = raw_line.split("#", 1)[0].strip()
         if not line:

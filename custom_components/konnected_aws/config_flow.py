@@ -593,7 +593,7 @@ async def _async_account_entry(hass: HomeAssistant) -> KonnectedConfigEntry | No
                 await asyncio.sleep(0.2)
     except TimeoutError:
         return None
-    return cast(KonnectedConfigEntry, entry)
+    return cast("KonnectedConfigEntry", entry)
 
 
 @callback
@@ -608,7 +608,7 @@ def _async_update_known_board(hass: HomeAssistant, board_id: str, host: str, por
             if subentry.unique_id != board_id:
                 continue
             if entry.state is ConfigEntryState.LOADED:
-                guard = cast(KonnectedConfigEntry, entry).runtime_data.addresses
+                guard = cast("KonnectedConfigEntry", entry).runtime_data.addresses
                 if guard is not None:
                     guard.async_answered_at(board_id, Address(host, port))
             return True
@@ -634,7 +634,7 @@ class BoardSubentryFlow(ConfigSubentryFlow):
         entry = self._get_entry()
         if entry.state is not ConfigEntryState.LOADED:
             return None
-        return cast(KonnectedConfigEntry, entry)
+        return cast("KonnectedConfigEntry", entry)
 
     def _zone_names(self) -> tuple[str, ...]:
         if self._status is not None:

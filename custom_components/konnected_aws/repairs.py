@@ -120,4 +120,4 @@ async def async_create_fix_flow(
     entry = hass.config_entries.async_get_entry(entry_id)
     if entry is None or entry.domain != DOMAIN:
         raise data_entry_flow.UnknownFlow(issue_id)
-    return ReplaceStoredKeysFlow(cast(KonnectedConfigEntry, entry))
+    return ReplaceStoredKeysFlow(cast("KonnectedConfigEntry", entry))
