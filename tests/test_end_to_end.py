@@ -195,12 +195,11 @@ async def test_a_board_with_another_boards_token_is_refused(
         return sign_token(generate_key_pair().private_pem, token)
 
     denied_before = len(iot_emulator.denials)
-    async with aiomqtt_session() as session:
-        async with session.put(
-            f"http://127.0.0.1:{intruder.http_port}/settings",
-            json=provision(token, forged_signature(token)),
-        ) as response:
-            assert response.status == 200
+    async with aiomqtt_session() as session, session.put(
+        f"http://127.0.0.1:{intruder.http_port}/settings",
+        json=provision(token, forged_signature(token)),
+    ) as response:
+        assert response.status == 200
     await asyncio.sleep(1.0)
     assert not intruder.mqtt_connected.is_set()
 

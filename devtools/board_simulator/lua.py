@@ -240,7 +240,10 @@ def _encode_string(text: str) -> str:
 # --- variables_build.lua + variables_set.lua: settings stored as compiled Lua --------------
 
 _LUA_KEYWORDS: Final = frozenset(
-    "and break do else elseif end false for function if in local nil not or repeat return then true until while".split()
+    [
+        "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "if", "in",
+        "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
+    ]
 )
 _IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _ESCAPES: Final = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}

@@ -114,7 +114,7 @@ class FlowDialog:
                 continue
             await self._set(await self._field(name, section), value)
 
-    async def _set(self, field: Locator, value: str | int | float | bool) -> None:
+    async def _set(self, field: Locator, value: str | float | bool) -> None:
         await expect(field).to_have_count(1)
         if isinstance(value, bool):
             checkbox = field.get_by_role("checkbox")

@@ -12,7 +12,7 @@ import asyncio
 from datetime import timedelta
 import os
 from typing import Any
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
 from homeassistant.core import Event, HomeAssistant
