@@ -66,7 +66,7 @@ class HomeAssistantUi:
         return dict(await self._json("POST", f"/api/config/config_entries/flow/{flow_id}", json=data or {}))
 
     async def until_progress_done(self, result: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
-        """A progress step: the frontend waits, then submits nothing to move on."""
+        """Wait out a progress step: the frontend waits, then submits nothing to move on."""
         async with asyncio.timeout(timeout):
             while result["type"] == "progress":
                 await asyncio.sleep(1)
@@ -87,7 +87,7 @@ class HomeAssistantUi:
         return [flow for flow in answer["result"] if flow["handler"] == handler]
 
     async def state(self, entity_id: str) -> str | None:
-        """An entity's state, or None while it does not exist (yet: adoption reloads the entry)."""
+        """Return an entity's state, or None while it does not exist (yet: adoption reloads the entry)."""
         headers = {"Authorization": f"Bearer {self._token}"}
         async with self._session.get(f"{self._base}/api/states/{entity_id}", headers=headers) as response:
             if response.status == 404:

@@ -45,7 +45,7 @@ def _store(backend: IoTBackend) -> dict[str, dict[str, Any]]:
 
 
 def authorizers(account_id: str, region: str) -> dict[str, dict[str, Any]]:
-    """The authorizers stored for an account and region (read by the IoT emulation)."""
+    """Return the authorizers stored for an account and region (read by the IoT emulation)."""
     return _store(iot_backends[account_id][region])
 
 
@@ -59,7 +59,7 @@ def _default_name(backend: IoTBackend) -> str | None:
 
 
 def default_authorizer(account_id: str, region: str) -> str | None:
-    """The name set by SetDefaultAuthorizer for an account and region, or None."""
+    """Return the name set by SetDefaultAuthorizer for an account and region, or None."""
     return _default_name(iot_backends[account_id][region])
 
 

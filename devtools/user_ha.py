@@ -54,12 +54,12 @@ LOOPBACK: Final = "127.0.0.1"
 
 
 def suite_ha_version() -> str:
-    """The Home Assistant the test suite runs on (requirements_test.txt pins it)."""
+    """Return the Home Assistant the test suite runs on (requirements_test.txt pins it)."""
     return importlib.metadata.version("homeassistant")
 
 
 def manifest_requirements() -> list[str]:
-    """The requirement strings Home Assistant installs for the integration."""
+    """Return the requirement strings Home Assistant installs for the integration."""
     return list(json.loads(MANIFEST.read_text())["requirements"])
 
 
@@ -72,7 +72,7 @@ def cache_dir() -> Path:
 
 
 def _clean_environ() -> dict[str, str]:
-    """This process's environment without the test venv's activation."""
+    """Return this process's environment without the test venv's activation."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -98,7 +98,7 @@ def _uv(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
 
 
 def base_python() -> str:
-    """The interpreter this venv was made from: a user's venv uses the system Python."""
+    """Return the interpreter this venv was made from: a user's venv uses the system Python."""
     return str(
         Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
     )
@@ -133,7 +133,7 @@ def _keep(target: Path, content: str) -> None:
 
 
 def ha_constraints(ha_version: str) -> Path:
-    """That version's homeassistant/package_constraints.txt (it ships inside the wheel)."""
+    """Return that version's homeassistant/package_constraints.txt (it ships inside the wheel)."""
     constraints = _version_dir(ha_version) / "package_constraints.txt"
     if not constraints.exists():
         with tempfile.TemporaryDirectory(dir=constraints.parent) as unpacked:
@@ -158,7 +158,7 @@ def ha_constraints(ha_version: str) -> Path:
 
 
 def ha_lock(ha_version: str) -> Path:
-    """What Home Assistant's own images install for that version: `homeassistant` under its
+    """Return what Home Assistant's own images install for that version: `homeassistant` under its
     package_constraints.txt (core's requirements.txt starts with `-c`); resolved once and kept.
     """
     lock = _version_dir(ha_version) / "requirements.txt"
@@ -182,7 +182,7 @@ def ha_lock(ha_version: str) -> Path:
 
 
 def started_lock(ha_version: str) -> Path:
-    """The same install after Home Assistant's first start, when it installs its own integrations'
+    """Return the same install after Home Assistant's first start, when it installs its own integrations'
     requirements (the frontend, assist...; its images ship them). Made once per version by starting
     it with nothing of ours, but with `ssdp`, our after-dependency, configured.
     """
@@ -212,7 +212,7 @@ def started_lock(ha_version: str) -> Path:
 
 
 def sync_venv(venv: Path, lock: Path) -> None:
-    """A new venv holding exactly `lock`, hard-linked from uv's cache (seconds once cached)."""
+    """Make a new venv holding exactly `lock`, hard-linked from uv's cache (seconds once cached)."""
     shutil.rmtree(venv, ignore_errors=True)
     _uv(["venv", "--quiet", "--python", base_python(), str(venv)])
     sync = ["pip", "sync", "--quiet", "--python", str(venv / "bin" / "python"), str(lock)]
@@ -223,7 +223,7 @@ def sync_venv(venv: Path, lock: Path) -> None:
 
 
 def make_ha_venv(venv: Path, ha_version: str) -> None:
-    """A new venv with Home Assistant as after its first start (`started_lock`), nothing of ours."""
+    """Make a new venv with Home Assistant as after its first start (`started_lock`), nothing of ours."""
     sync_venv(venv, started_lock(ha_version))
     (venv / ".homeassistant-version").write_text(ha_version)
 
@@ -240,7 +240,7 @@ def ensure_ha_venv(venv: Path, ha_version: str) -> None:
 
 
 def installed_version(venv: Path, distribution: str) -> str | None:
-    """A distribution's version in that venv, or None."""
+    """Return a distribution's version in that venv, or None."""
     result = subprocess.run(
         [
             str(venv / "bin" / "python"),
@@ -283,7 +283,7 @@ def prepare_config_dir(
     link: bool,
     domains: Iterable[str],
 ) -> None:
-    """Custom components (symlinked for development, copied like HACS does), YAML, HTTP settings."""
+    """Prepare custom components (symlinked for development, copied like HACS does), YAML, HTTP settings."""
     custom = config_dir / "custom_components"
     custom.mkdir(parents=True, exist_ok=True)
     for name in components:
@@ -388,7 +388,7 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
 
 
 def home_assistant_env(venv: Path, extra: Mapping[str, str]) -> dict[str, str]:
-    """An activated venv, as a user starts `hass`."""
+    """Return an activated venv, as a user starts `hass`."""
     env = _uv_env()
     env["VIRTUAL_ENV"] = str(venv)
     env["PATH"] = os.pathsep.join([str(venv / "bin"), env.get("PATH", "/usr/bin:/bin")])

@@ -49,7 +49,7 @@ class AdoptionError(Exception):
 
 
 def board_client(hass: HomeAssistant, host: str, port: int) -> BoardClient:
-    """A client for a board on the local network, on Home Assistant's shared session."""
+    """Return a client for a board on the local network, on Home Assistant's shared session."""
     return BoardClient(host, port, async_get_clientsession(hass))
 
 
@@ -71,7 +71,7 @@ async def async_read_board(hass: HomeAssistant, host: str, port: int) -> BoardSt
 def subentry_data(
     status: BoardStatus, host: str, port: int, zones: dict[str, ZoneConfig], *, blink: bool
 ) -> dict[str, Any]:
-    """What a board's subentry stores (no secrets: the token lives in AWS only)."""
+    """Return what a board's subentry stores (no secrets: the token lives in AWS only)."""
     return {
         CONF_BLINK: blink,
         CONF_BOARD_ID: status.board_id,

@@ -139,7 +139,7 @@ class KonnectedHub:
         return lambda: entities.discard(entity)
 
     def entities_of(self, board_id: str) -> list[KonnectedEntity]:
-        """A board's entities currently in Home Assistant."""
+        """Return a board's entities currently in Home Assistant."""
         return list(self._entities.get(board_id, ()))
 
     @callback
@@ -247,7 +247,7 @@ class KonnectedHub:
 
     @callback
     def async_expect_report(self, board_id: str) -> asyncio.Future[None]:
-        """A future resolved by the next report from the board through AWS IoT.
+        """Return a future resolved by the next report from the board through AWS IoT.
 
         Made before provisioning (the board may report within seconds of restarting), awaited
         with `async_wait_for_report` once provisioning is done.

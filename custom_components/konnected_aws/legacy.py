@@ -32,7 +32,7 @@ BOARD_WIDE = frozenset({Unsupported.PRO_BOARD, Unsupported.NOT_A_MAC})
 
 @callback
 def async_offer_legacy_boards(hass: HomeAssistant, entry: KonnectedConfigEntry) -> None:
-    """A card per board of the old integration that is not adopted yet."""
+    """Offer a card per board of the old integration that is not adopted yet."""
     adopted = {subentry.unique_id for subentry in entry.subentries.values()}
     plan = async_plan_from_hass(hass)
     for board in plan.boards:
@@ -50,7 +50,7 @@ def async_offer_legacy_boards(hass: HomeAssistant, entry: KonnectedConfigEntry) 
 
 
 def legacy_board(hass: HomeAssistant, legacy_entry_id: str) -> tuple[BoardMigration | None, MigrationPlan]:
-    """The old entry's board as this integration would adopt it, and the whole plan."""
+    """Return the old entry's board as this integration would adopt it, and the whole plan."""
     plan = async_plan_from_hass(hass)
     board = next((board for board in plan.boards if board.entry_id == legacy_entry_id), None)
     return board, plan

@@ -81,7 +81,7 @@ class OrphanRegistrations:
         return async_track_time_interval(self._hass, retry, RETRY_INTERVAL)
 
     async def async_remove_store(self) -> None:
-        """The entry is gone: forget the file too."""
+        """Forget the file too: the entry is gone."""
         await self._store.async_remove()
 
 

@@ -115,7 +115,7 @@ class ReplaceStoredKeysFlow(RepairsFlow):
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
-    """The fix flow of a repair issue."""
+    """Create the fix flow of a repair issue."""
     entry_id = str((data or {}).get("entry_id"))
     entry = hass.config_entries.async_get_entry(entry_id)
     if entry is None or entry.domain != DOMAIN:

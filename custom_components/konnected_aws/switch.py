@@ -105,7 +105,7 @@ class ZoneActionSwitch(ZoneSwitch):
     def __init__(
         self, hub: KonnectedHub, info: BoardInfo, zone: str, config: ZoneConfig, action: OutputAction
     ) -> None:
-        """The action's key makes its unique id; its name is what the user called it."""
+        """Make the unique id from the action's key; its name is what the user called it."""
         super().__init__(hub, info, zone, config, key=f"{zone}_{action.key}")
         self._action = action
         self._attr_translation_key = "output_action"
@@ -116,6 +116,6 @@ class ZoneActionSwitch(ZoneSwitch):
             self._attr_name = action.name
 
     async def async_turn_on(self, **kwargs: Any) -> None:
-        """This action's pattern at the output's on level."""
+        """Send this action's pattern at the output's on level."""
         action = self._action
         await self._send(self._on_command(action.momentary_ms, action.repeat, action.pause_ms))

@@ -114,7 +114,7 @@ class Firmware:
         self.timer().alarm(seconds, Mode.SINGLE, lambda _: function())
 
     def after(self, seconds: float, function: Callable[[], None]) -> None:
-        """A single-shot timer with a firmware-constant interval."""
+        """Start a single-shot timer with a firmware-constant interval."""
         self.timer().alarm(seconds, Mode.SINGLE, lambda _: function())
 
     def restart(self) -> None:
@@ -178,7 +178,7 @@ class Firmware:
         return self.timing.ms((minutes if minutes > 0 else 3) * 60 * 1000)
 
     def _log_target(self, sensor: Any, shown_pin: Any) -> str:
-        """The concatenation in the 'Polling ... on zone/pin' print (nil raises)."""
+        """Return the concatenation in the 'Polling ... on zone/pin' print (nil raises)."""
         if self.release.zones and index(sensor, "zone") is not None:
             return concat("zone ", index(sensor, "zone"))
         return concat("pin ", shown_pin)
@@ -261,7 +261,7 @@ class Firmware:
         ]
 
     def _poll_inputs(self, sensors: Any) -> None:
-        """The 200 ms sensorTimer: report every input whose level differs from the last seen."""
+        """Run the 200 ms sensorTimer: report every input whose level differs from the last seen."""
         for _, sensor in pairs(sensors):
             level = self.hardware.read(self.device_pin(sensor))
             if not lua_eq(index(sensor, "state"), level):
@@ -313,7 +313,7 @@ class Firmware:
     # --- HTTP (server_receiver.lua) ---------------------------------------------------------
 
     def http_receive(self, connection: Connection, payload: str) -> None:
-        """The `receive` callback of a server socket, once per TCP segment."""
+        """Run the `receive` callback of a server socket, once per TCP segment."""
         if self.board.stall_http:
             return
         if has_content_length(payload) or self.body_missing:
@@ -329,7 +329,7 @@ class Firmware:
             self.global_request, self.global_response = None, False  # `sck, request, response = nil`
 
     def _route(self, connection: Connection, request: Request) -> bool:
-        """The path dispatch; False when it returned early (the deferred PUT /settings)."""
+        """Dispatch on the path; False when it returned early (the deferred PUT /settings)."""
         release = self.release
         path = request.path
         if request.method == "OPTIONS":

@@ -93,7 +93,7 @@ def dht_strings(reading: DhtReading | None) -> tuple[str, str] | None:
 
 
 def _raw_temperature(rom: bytes, celsius: float) -> int:
-    """The scratchpad's signed 16-bit reading: 1/16 °C (DS18B20), 1/2 °C (DS18S20)."""
+    """Return the scratchpad's signed 16-bit reading: 1/16 °C (DS18B20), 1/2 °C (DS18S20)."""
     steps = 16 if rom[0] == DS18B20_FAMILY else 2
     return max(-32768, min(32767, round(celsius * steps)))
 
@@ -136,7 +136,7 @@ class Hardware:
     driven: set[int] = field(default_factory=set)
 
     def reset_outputs(self) -> None:
-        """A restart releases every driven pin: low until the firmware writes it again."""
+        """Release every driven pin at a restart: low until the firmware writes it again."""
         for pin in self.driven:
             self.levels[pin] = 0
         self.driven.clear()

@@ -135,7 +135,7 @@ class Connection(asyncio.Protocol):
         return self.transport is not None and not self.transport.is_closing()
 
     def _touch(self) -> None:
-        """The server's inactivity timeout (10 s) restarts with every segment."""
+        """Restart the server's inactivity timeout (10 s), as every segment does."""
         self.boot.cancel(self._idle)
         self._idle = self.boot.call_later(self.server.idle_timeout, self.close, protected=True)
 

@@ -33,7 +33,7 @@ NULL: Final = _LightUserdata()
 
 
 def is_number(value: Any) -> bool:
-    """A Lua number (integer build: always an integer)."""
+    """Tell whether the value is a Lua number (integer build: always an integer)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -111,7 +111,7 @@ def type_name(value: Any) -> str:
 
 
 def arith(value: Any) -> int:
-    """An operand of + - *: numbers and numeric strings are coerced; the rest is an error."""
+    """Return an operand of + - *: numbers and numeric strings are coerced; the rest is an error."""
     number = tonumber(value)
     if number is None:
         raise LuaError(f"attempt to perform arithmetic on a {type_name(value)} value")
@@ -119,7 +119,7 @@ def arith(value: Any) -> int:
 
 
 def concat(*parts: Any) -> str:
-    """`a .. b`: strings and numbers only."""
+    """Return `a .. b`: strings and numbers only."""
     out = []
     for part in parts:
         if isinstance(part, str):
@@ -250,7 +250,7 @@ _ESCAPES: Final = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "
 
 
 def _lua_string_literal(text: str) -> str:
-    """What `"` .. text .. `"` means once compiled (no escaping is done when writing)."""
+    """Return what `"` .. text .. `"` means once compiled (no escaping is done when writing)."""
     if '"' in text or "\n" in text or "\r" in text:
         raise LuaError("unfinished string: the stored settings do not compile")
     out: list[str] = []

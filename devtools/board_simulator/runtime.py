@@ -60,7 +60,7 @@ class Boot:
             self.policy.lua_error(self, error, protected=protected)
 
     def call_later(self, delay: float, function: Callable[..., None], *args: Any, protected: bool) -> asyncio.TimerHandle:
-        """A C timer that calls back into Lua."""
+        """Start a C timer that calls back into Lua."""
 
         def fire() -> None:
             self._handles.discard(handle)
@@ -84,11 +84,11 @@ class Boot:
         return task
 
     def own(self, transport: asyncio.BaseTransport) -> None:
-        """A socket that dies with this boot."""
+        """Own a socket that dies with this boot."""
         self._transports.add(transport)
 
     def disown(self, transport: asyncio.BaseTransport) -> None:
-        """A socket closed normally."""
+        """Disown a socket closed normally."""
         self._transports.discard(transport)
 
     def freeze(self) -> None:
@@ -101,7 +101,7 @@ class Boot:
                     transport.pause_reading()
 
     def end(self) -> None:
-        """The chip resets: timers gone; connections vanish without a FIN (RST at the peer)."""
+        """Reset the chip: timers gone; connections vanish without a FIN (RST at the peer)."""
         self.alive = False
         self._cancel_all()
         for transport in list(self._transports):

@@ -57,7 +57,7 @@ class NodeWebSocket:
     """`websocket.createClient()`."""
 
     def __init__(self, boot: Boot, *, connect_timeout: float, ping_interval: float, close_timeout: float, latency: float) -> None:
-        """Timings in seconds: connect timeout, ping interval, force-close, TCP/TLS set-up time."""
+        """Set the timings in seconds: connect timeout, ping interval, force-close, TCP/TLS set-up time."""
         self.boot = boot
         self.state = 0
         self.headers: list[tuple[str, str]] = []
@@ -188,7 +188,7 @@ class NodeWebSocket:
             self.boot.call(self.on_connection, protected=True)
 
     def handshake_failed(self, code: int) -> None:
-        """The answer was not `101` or had another accept key."""
+        """Fail the handshake: the answer was not `101` or had another accept key."""
         self._failure = code
         self._drop()
 
@@ -235,7 +235,7 @@ class NodeWebSocket:
             self._disconnected()
 
     def lost(self, stream: _Stream) -> None:
-        """The TCP connection of `stream` is gone."""
+        """Handle the loss of the TCP connection of `stream`."""
         if stream is self._stream:
             self._disconnected()
 
@@ -283,7 +283,7 @@ def _parse_url(url: str) -> tuple[bool, str, int, str] | int:
 
 
 def _unverified_tls() -> ssl.SSLContext:
-    """The firmware does not verify the server certificate (no tls.cert.verify call)."""
+    """Return a TLS context that skips the server certificate, as the firmware does (no tls.cert.verify call)."""
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE

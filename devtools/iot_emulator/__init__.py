@@ -52,7 +52,7 @@ DEFAULT_ACCOUNT: Final = "123456789012"
 
 
 def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
+    """Return a loopback TCP port nobody listens on right now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -125,7 +125,7 @@ class IotEmulator:
         return self._material().ca_pem
 
     def client_ssl_context(self) -> ssl.SSLContext:
-        """A TLS context trusting only the emulator's CA."""
+        """Return a TLS context trusting only the emulator's CA."""
         return client_context(self._material())
 
     @property
@@ -153,7 +153,7 @@ class IotEmulator:
     def authorizer_headers(
         token: str, signature: str, authorizer: str = "konnected-aws"
     ) -> dict[str, str]:
-        """The upgrade headers of a custom-authorizer connection, as the firmware sends them."""
+        """Return the upgrade headers of a custom-authorizer connection, as the firmware sends them."""
         return {
             "X-Amz-CustomAuthorizer-Name": authorizer,
             "X-Amz-CustomAuthorizer-Signature": signature,
@@ -163,7 +163,7 @@ class IotEmulator:
     def mqtt_client(
         self, token: str, signature: str, authorizer: str = "konnected-aws"
     ) -> aiomqtt.Client:
-        """An MQTT client authenticating the way the firmware does (headers, empty client id)."""
+        """Return an MQTT client authenticating the way the firmware does (headers, empty client id)."""
         return aiomqtt.Client(
             "127.0.0.1",
             self.port,
@@ -175,7 +175,7 @@ class IotEmulator:
         )
 
     def signed_token(self, device_id: str) -> tuple[str, str]:
-        """A registered device's token and its signature by the account's key (blocking: boto3)."""
+        """Return a registered device's token and its signature by the account's key (blocking: boto3)."""
         cloud = self.cloud_account()
         record = cloud.registry.get(device_id)
         if record is None:
@@ -183,14 +183,14 @@ class IotEmulator:
         return record.token, sign_token(cloud.load_private_key(), record.token)
 
     def cloud_account(self) -> CloudAccount:
-        """The integration's cloud layer on the emulated account (moto takes any keys)."""
+        """Return the integration's cloud layer on the emulated account (moto takes any keys)."""
         return CloudAccount(
             AwsCredentials("AKIAEMULATOR", "emulator-secret", self.region),
             endpoint_url=self.aws_endpoint_url,
         )
 
     def client(self, service: str) -> Any:
-        """A boto3 client against the moto server."""
+        """Return a boto3 client against the moto server."""
         return boto3.client(
             service,
             region_name=self.region,
@@ -271,7 +271,7 @@ class IotEmulator:
         self.by_client.clear()
 
     async def restart_broker(self) -> None:
-        """A broker outage: stop, then start again on the same ports."""
+        """Emulate a broker outage: stop, then start again on the same ports."""
         await self.stop_broker()
         await self.start_broker()
 
@@ -291,7 +291,7 @@ class IotEmulator:
     # --- broker callbacks ------------------------------------------------------------------------
 
     def assign_client_id(self) -> str:
-        """The id AWS IoT gives a CONNECT with an empty client id (its format is not documented)."""
+        """Return the id AWS IoT gives a CONNECT with an empty client id (its format is not documented)."""
         return f"assigned-{uuid.uuid4().hex}"
 
     def next_version(self, client_id: str) -> int:

@@ -74,7 +74,7 @@ class HttpRequest:
     query_string: str
 
     def header(self, name: str) -> str | None:
-        """A header by name, case-insensitively (HTTP header names are)."""
+        """Return a header by name, case-insensitively (HTTP header names are)."""
         wanted = name.lower()
         return next((value for key, value in self.headers.items() if key.lower() == wanted), None)
 
@@ -95,7 +95,7 @@ class MqttConnect:
     password: bytes | None
 
     def username_parameters(self) -> dict[str, str]:
-        """The URL-encoded parameters after the first `?` of the username."""
+        """Return the URL-encoded parameters after the first `?` of the username."""
         if self.username is None or "?" not in self.username:
             return {}
         query = self.username.split("?", 1)[1]
@@ -230,7 +230,7 @@ def _document_length(document: Any) -> int:
 
 
 def validated(response: Any, refresh: Callable[[], Any]) -> Authorization:
-    """The Authorization in a Lambda response, or AuthorizationRefused."""
+    """Return the Authorization in a Lambda response, or AuthorizationRefused."""
     if not isinstance(response, dict):
         raise AuthorizationRefused("the response is not a JSON object")
     if response.get("isAuthenticated") is not True:
@@ -262,13 +262,13 @@ class CustomAuthenticator:
     """Runs an account's custom authorizers against connection requests."""
 
     def __init__(self, account_id: str, region: str, runtime: LambdaRuntime) -> None:
-        """Authorizers and functions are read from moto's backends for this account and region."""
+        """Read authorizers and functions from moto's backends for this account and region."""
         self._account_id = account_id
         self._region = region
         self._runtime = runtime
 
     def authorizer(self, name: str | None) -> dict[str, Any]:
-        """The named authorizer, else the default one; refused when none or not ACTIVE."""
+        """Return the named authorizer, else the default one; refused when none or not ACTIVE."""
         stored = moto_authorizers.authorizers(self._account_id, self._region)
         if name is None:
             name = moto_authorizers.default_authorizer(self._account_id, self._region)
@@ -292,11 +292,11 @@ class CustomAuthenticator:
         return isinstance(token_key, str) and lookup(token_key) is not None
 
     async def authorize_upgrade(self, facts: ConnectionFacts) -> Authorization:
-        """Custom authentication with the upgrade request as the carrier."""
+        """Run custom authentication with the upgrade request as the carrier."""
         return await self._authorize(http_lookup(facts.http), facts)
 
     async def authorize_connect(self, facts: ConnectionFacts) -> Authorization:
-        """Custom authentication with the CONNECT username (and password) as the carrier."""
+        """Run custom authentication with the CONNECT username (and password) as the carrier."""
         assert facts.mqtt is not None
         parameters = facts.mqtt.username_parameters()
         return await self._authorize(parameters.get, facts)

@@ -115,7 +115,7 @@ class ClientConnection:
         )
 
     def spawn(self, coroutine: Awaitable[None]) -> None:
-        """A task that ends with the connection."""
+        """Start a task that ends with the connection."""
         task = asyncio.ensure_future(coroutine)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -254,7 +254,7 @@ class AwsIotBroker(Broker):  # type: ignore[misc]
     """amqtt behind AWS IoT's connection handling (upgrade, CONNECT, takeover, keep-alive)."""
 
     def __init__(self, config: dict[str, Any], emulator: IotEmulator) -> None:
-        """The emulator decides; the broker enforces."""
+        """Set up a broker where the emulator decides and the broker enforces."""
         super().__init__(config)
         self.emulator = emulator
         self._subscriptions = _SubscriptionTable()
@@ -341,7 +341,7 @@ class AwsIotBroker(Broker):  # type: ignore[misc]
             await self._closed(connection)
 
     async def _read_connect(self, websocket: ServerConnection) -> wire.ConnectPacket | None:
-        """The first packet, which must be a CONNECT on its own; None closes the connection."""
+        """Read the first packet, which must be a CONNECT on its own; None closes the connection."""
         buffer = bytearray()
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
@@ -512,7 +512,7 @@ class AwsIotBroker(Broker):  # type: ignore[misc]
 
 
 def presence_payload(event_type: str, connection: ClientConnection) -> bytes:
-    """A lifecycle event as AWS IoT publishes it."""
+    """Return a lifecycle event as AWS IoT publishes it."""
     body: dict[str, Any] = {
         "clientId": connection.client_id,
         "timestamp": int(time.time() * 1000),
@@ -549,7 +549,7 @@ class AwsIotPlugin(BaseAuthPlugin, BaseTopicPlugin):  # type: ignore[misc]
         return self._emulator.by_client.get(session.client_id)
 
     async def authenticate(self, *, session: Session) -> bool | None:
-        """The CONNECT was accepted before amqtt read it (AwsIotBroker._accept)."""
+        """Confirm the CONNECT that was accepted before amqtt read it (AwsIotBroker._accept)."""
         connection = self._connection(session)
         return connection is not None and connection.source_ip == session.remote_address
 

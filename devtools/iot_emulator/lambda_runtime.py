@@ -54,7 +54,7 @@ class Container:
         self._handler: Any = None
 
     def handler(self, code_dir: str, handler: str, environment: dict[str, str]) -> Any:
-        """The handler function, importing the code afresh when code or environment changed."""
+        """Return the handler function, importing the code afresh when code or environment changed."""
         key = (code_dir, handler, json.dumps(environment, sort_keys=True))
         if key != self._key:
             self._reset(code_dir, environment)

@@ -46,7 +46,7 @@ class RequestContext:
         return cls({key.lower(): value for key, value in values.items()})
 
     def get(self, key: str) -> str | None:
-        """The value of a key, None when the request has none."""
+        """Return the value of a key, None when the request has none."""
         return self.values.get(key.lower())
 
 
@@ -71,7 +71,7 @@ def _compiled(body: str, ignore_case: bool) -> re.Pattern[str]:
 def resolved_pattern(
     template: str, context: RequestContext, *, variables: bool, ignore_case: bool = False
 ) -> re.Pattern[str] | None:
-    """A policy string as a regex: wildcards from the policy, variables as literals; None when a
+    """Return a policy string as a regex: wildcards from the policy, variables as literals; None when a
     variable has no value.
     """
     if not variables:
@@ -128,7 +128,7 @@ class Condition:
     values: tuple[str, ...]
 
     def evaluate(self, context: RequestContext, *, variables: bool) -> bool | None:
-        """True or False; None when it cannot be evaluated (unknown operator or key)."""
+        """Return True or False; None when it cannot be evaluated (unknown operator or key)."""
         operator = self.operator
         if operator == "Null":
             return (context.get(self.key) is None) == (self.values[0].lower() == "true")
@@ -228,7 +228,7 @@ class Statement:
     variables: bool
 
     def matches(self, action: str, resource: str, context: RequestContext) -> bool:
-        """True when the statement speaks about this action on this resource in this request."""
+        """Tell whether the statement speaks about this action on this resource in this request."""
         if not any(_glob(glob, ignore_case=True).match(action) for glob in self.actions):
             return False
         if not any(
@@ -259,7 +259,7 @@ def _parse_statement(item: Any, variables: bool) -> Statement:
 
 
 def parse_document(document: Document) -> list[Statement]:
-    """The statements of one document (a JSON string or an object); ValueError if malformed."""
+    """Return the statements of one document (a JSON string or an object); ValueError if malformed."""
     parsed = json.loads(document) if isinstance(document, str) else document
     if not isinstance(parsed, Mapping):
         raise ValueError("A policy document must be a JSON object")

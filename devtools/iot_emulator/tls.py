@@ -49,7 +49,7 @@ def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def create_tls_material(directory: Path) -> TlsMaterial:
-    """A fresh CA and a server certificate for `localhost` (and 127.0.0.1) signed by it."""
+    """Create a fresh CA and a server certificate for `localhost` (and 127.0.0.1) signed by it."""
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("konnected_aws IoT emulator CA")
@@ -127,7 +127,7 @@ def server_context(material: TlsMaterial) -> ssl.SSLContext:
 
 
 def client_context(material: TlsMaterial) -> ssl.SSLContext:
-    """A client context that trusts the emulator's CA (and nothing else)."""
+    """Return a client context that trusts the emulator's CA (and nothing else)."""
     context = ssl.create_default_context(cafile=str(material.ca_path))
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context

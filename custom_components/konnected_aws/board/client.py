@@ -113,7 +113,7 @@ class BoardClient:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        """The session belongs to the caller (Home Assistant's shared one).
+        """Set up a client; the session belongs to the caller (Home Assistant's shared one).
 
         The settings timings default to the module constants, read when used.
         """
@@ -340,7 +340,7 @@ class BoardClient:
 
 
 async def _read_capped(response: aiohttp.ClientResponse, what: str) -> bytes:
-    """The body, read incrementally; the connection is dropped as soon as it exceeds the cap."""
+    """Return the body, read incrementally; the connection is dropped as soon as it exceeds the cap."""
     declared = response.content_length
     if declared is not None and declared > MAX_ANSWER_BYTES:
         response.close()

@@ -67,17 +67,17 @@ RETRY_CONFIG: Final = Config(
 
 
 def error_code(err: ClientError) -> str:
-    """The AWS error code of a ClientError."""
+    """Return the AWS error code of a ClientError."""
     return str(err.response.get("Error", {}).get("Code", ""))
 
 
 def error_message(err: ClientError) -> str:
-    """The AWS error message of a ClientError."""
+    """Return the AWS error message of a ClientError."""
     return str(err.response.get("Error", {}).get("Message", ""))
 
 
 def denied_action(err: ClientError) -> str | None:
-    """The IAM action AWS refused, as `service:Operation`, when the message names it."""
+    """Return the IAM action AWS refused, as `service:Operation`, when the message names it."""
     match = _DENIED_ACTION.search(error_message(err))
     return match.group(1) if match else None
 

@@ -137,7 +137,7 @@ class AccountResources:
 
 
 def lambda_package(source: Path | None = None) -> tuple[bytes, str]:
-    """The Lambda's zip and its SHA-256 as Lambda reports it (`CodeSha256`).
+    """Return the Lambda's zip and its SHA-256 as Lambda reports it (`CodeSha256`).
 
     The zip is deterministic (fixed timestamp and mode), so equal code gives an equal hash and
     a re-run does not upload anything.
@@ -214,7 +214,7 @@ class CloudAccount:
         return f"CloudAccount(region={self.credentials.region!r})"
 
     def client(self, service: str) -> Any:
-        """A cached boto3 client with the layer's retry settings."""
+        """Return a cached boto3 client with the layer's retry settings."""
         with self._lock:
             if service not in self._clients:
                 self._clients[service] = self._session.client(
@@ -253,20 +253,20 @@ class CloudAccount:
         )
 
     def setup_policy_document(self, identity: AccountIdentity) -> PolicyDocument:
-        """The IAM policy the setup credentials need for `ensure` and `teardown`."""
+        """Return the IAM policy the setup credentials need for `ensure` and `teardown`."""
         return setup_policy(self.names, identity)
 
     def runtime_policy_document(self, identity: AccountIdentity) -> PolicyDocument:
-        """The IAM policy of the run-time user, whose key Home Assistant stores."""
+        """Return the IAM policy of the run-time user, whose key Home Assistant stores."""
         return runtime_policy(self.names, identity)
 
     def iot_endpoint(self) -> str:
-        """The account's `iot:Data-ATS` endpoint host (run-time right `iot:DescribeEndpoint`)."""
+        """Return the account's `iot:Data-ATS` endpoint host (run-time right `iot:DescribeEndpoint`)."""
         with translated_errors("Finding the IoT endpoint"):
             return self._describe_endpoint()[1]
 
     def load_private_key(self) -> bytes:
-        """The authorizer's private key (PEM) from SSM, decrypted. Never log it."""
+        """Return the authorizer's private key (PEM) from SSM, decrypted. Never log it."""
         with translated_errors("Reading the authorizer key"):
             try:
                 parameter = self.client("ssm").get_parameter(
@@ -332,7 +332,7 @@ class CloudAccount:
         )
 
     def _ensure_key_pair(self) -> tuple[bool, bytes]:
-        """The private key lives in SSM (SecureString); an existing one is always reused."""
+        """Keep the private key in SSM (SecureString); an existing one is always reused."""
         ssm = self.client("ssm")
         changed = False
         private_pem = self._stored_private_key()
@@ -525,7 +525,7 @@ class CloudAccount:
         return changed, str(user["Arn"])
 
     def _issue_runtime_key(self) -> tuple[bool, AwsCredentials]:
-        """A fresh key for the run-time user; of the older ones only the newest is kept.
+        """Issue a fresh key for the run-time user; of the older ones only the newest is kept.
 
         IAM allows two keys per user. Deleting all but the newest first leaves room for the
         new key while the key Home Assistant is using right now keeps working until it

@@ -91,7 +91,7 @@ def _now() -> str:
 
 @contextmanager
 def _known(device_id: str) -> Iterator[None]:
-    """A failed `attribute_exists(device_id)` condition means the device is not registered."""
+    """Treat a failed `attribute_exists(device_id)` condition as a device not registered."""
     try:
         yield
     except ClientError as err:
@@ -138,7 +138,7 @@ class DeviceRegistry:
         return DeviceCredentials(device_id, token)
 
     def get(self, device_id: str) -> DeviceRecord | None:
-        """The device's record, or None."""
+        """Return the device's record, or None."""
         check_device_id(device_id)
         with translated_errors("Reading the device"):
             item = self._table.get_item(Key={"device_id": device_id}, ConsistentRead=True).get(
@@ -147,7 +147,7 @@ class DeviceRegistry:
         return DeviceRecord.from_item(item) if item else None
 
     def find_by_token(self, token: str) -> DeviceRecord | None:
-        """The device holding a token (as the authorizer looks it up), or None."""
+        """Return the device holding a token (as the authorizer looks it up), or None."""
         if not token:
             return None
         with translated_errors("Looking up the token"):
@@ -157,7 +157,7 @@ class DeviceRegistry:
         return DeviceRecord.from_item(items[0]) if len(items) == 1 else None
 
     def rotate_token(self, device_id: str) -> DeviceCredentials:
-        """A new token for an existing device; the old one stops working at once."""
+        """Issue a new token for an existing device; the old one stops working at once."""
         check_device_id(device_id)
         token = new_token()
         with translated_errors("Rotating the token"), _known(device_id):

@@ -65,7 +65,7 @@ class BridgeCredentials:
 
 
 def iot_url(endpoint: str) -> str:
-    """The WebSocket URL for an IoT data endpoint host (or an explicit ws/wss URL)."""
+    """Return the WebSocket URL for an IoT data endpoint host (or an explicit ws/wss URL)."""
     if "://" in endpoint:
         return endpoint
     return f"wss://{endpoint}/mqtt"
