@@ -64,7 +64,9 @@ def default_authorizer(account_id: str, region: str) -> str | None:
 
 
 def _check_keys(keys: Any) -> None:
-    """At most two keys, each an RSA public key of at least 2,048 bits (AWS IoT developer guide,
+    """Check the token signing keys.
+
+    At most two keys, each an RSA public key of at least 2,048 bits (AWS IoT developer guide,
     config-custom-auth.html: "Its minimum length is 2,048 bits").
     """
     if keys is None:

@@ -158,8 +158,9 @@ def ha_constraints(ha_version: str) -> Path:
 
 
 def ha_lock(ha_version: str) -> Path:
-    """Return what Home Assistant's own images install for that version: `homeassistant` under its
-    package_constraints.txt (core's requirements.txt starts with `-c`); resolved once and kept.
+    """Return what Home Assistant's own images install for that version.
+
+    That is `homeassistant` under its package_constraints.txt (core's requirements.txt starts with `-c`); resolved once and kept.
     """
     lock = _version_dir(ha_version) / "requirements.txt"
     if not lock.exists():
@@ -182,8 +183,9 @@ def ha_lock(ha_version: str) -> Path:
 
 
 def started_lock(ha_version: str) -> Path:
-    """Return the same install after Home Assistant's first start, when it installs its own integrations'
-    requirements (the frontend, assist...; its images ship them). Made once per version by starting
+    """Return the same install after Home Assistant's first start.
+
+    Then it installs its own integrations' requirements (the frontend, assist...; its images ship them). Made once per version by starting
     it with nothing of ours, but with `ssdp`, our after-dependency, configured.
     """
     lock = _version_dir(ha_version) / "after-first-start.txt"
@@ -229,8 +231,9 @@ def make_ha_venv(venv: Path, ha_version: str) -> None:
 
 
 def ensure_ha_venv(venv: Path, ha_version: str) -> None:
-    """Keep an existing venv of that version as it is, with whatever Home Assistant installed;
-    a new one is as after Home Assistant's first start, with nothing of ours.
+    """Keep an existing venv of that version, or make a new one.
+
+    An existing one stays as it is, with whatever Home Assistant installed; a new one is as after Home Assistant's first start, with nothing of ours.
     """
     stamp = venv / ".homeassistant-version"
     if not (
@@ -407,8 +410,9 @@ def start_home_assistant(
 
 
 def listening(port: int) -> bool:
-    """Whether a TCP socket listens on `port`, read from /proc/net/tcp on Linux: connecting to
-    probe would make the emulator's WebSocket server log a failed handshake.
+    """Tell whether a TCP socket listens on `port`.
+
+    Read from /proc/net/tcp on Linux: connecting to probe would make the emulator's WebSocket server log a failed handshake.
     """
     tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
     if not tables[0].exists():
@@ -452,8 +456,9 @@ def wait_for_log(
 
 @dataclass
 class DevStack:
-    """The local AWS IoT emulation, simulated boards and a user's Home Assistant, as processes,
-    each in its own session, stopped one by one (Home Assistant first) by their process ids.
+    """The local AWS IoT emulation, simulated boards and a user's Home Assistant, as processes.
+
+    Each in its own session, stopped one by one (Home Assistant first) by their process ids.
     Their output goes where ours goes; Home Assistant's log is also in its config dir.
     """
 

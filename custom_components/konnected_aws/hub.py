@@ -146,7 +146,9 @@ class KonnectedHub:
     def async_add_listener(
         self, board_id: str, update: CALLBACK_TYPE, key: str | None = None
     ) -> CALLBACK_TYPE:
-        """Call `update` when reports about `key` (a zone id or HEARTBEAT_KEY) arrive, and
+        """Call `update` on reports about `key` and on availability changes.
+
+        `update` runs when reports about `key` (a zone id or HEARTBEAT_KEY) arrive, and
         whenever the board's or the bridge's availability changes; `key` None: only then.
 
         Keyed listeners keep a report's cost to the entities it concerns, not the whole board.

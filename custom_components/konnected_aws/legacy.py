@@ -1,5 +1,6 @@
-"""Coming from the removed core `konnected` integration: offer its boards, then move what the
-user built (entity ids, names, areas, icons, disabled state, the device's area and name) over.
+"""Coming from the removed core `konnected` integration.
+
+Offer its boards, then move what the user built (entity ids, names, areas, icons, disabled state, the device's area and name) over.
 
 The conversion itself is `migration.py` (pure); this module only acts on Home Assistant.
 """

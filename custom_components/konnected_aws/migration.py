@@ -427,7 +427,9 @@ def _trigger(item: Mapping[str, Any]) -> int:
 
 
 def _name(item: Mapping[str, Any]) -> str | None:
-    """Return the user's name; absent means 2026.5.4's default "Konnected <id[6:]> ..." (panel.py:205-244),
+    """Return the user's name, or None for the old default.
+
+    Absent means 2026.5.4's default "Konnected <id[6:]> ..." (panel.py:205-244),
     which becomes this integration's own translated zone name instead.
     """
     name = item.get("name")

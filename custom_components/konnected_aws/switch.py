@@ -96,8 +96,9 @@ class ZoneSwitch(KonnectedEntity, SwitchEntity):
 
 
 class ZoneActionSwitch(ZoneSwitch):
-    """One more named pattern on an output (like the old integration's `more_states`): on while
-    the output is on, and turning it on sends this action's pattern.
+    """One more named pattern on an output (like the old integration's `more_states`).
+
+    On while the output is on, and turning it on sends this action's pattern.
     """
 
     _attr_translation_key = "output_action"

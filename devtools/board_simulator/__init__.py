@@ -178,8 +178,9 @@ class SimulatedBoard:
         return self._boot is not None and self._boot.alive
 
     async def start(self) -> None:
-        """Power on (or the boot after a reset): HTTP and SSDP, then application.lua. `boots`
-        counts up once the HTTP server listens (when a client could first reach it).
+        """Power on (or the boot after a reset): HTTP and SSDP, then application.lua.
+
+        `boots` counts up once the HTTP server listens (when a client could first reach it).
         """
         self._error_restart_armed = False
         boot = Boot(self, f"board {self.device_id}")
@@ -263,7 +264,9 @@ class SimulatedBoard:
             self._ssdp = None
 
     def lua_error(self, boot: Boot, error: LuaError, *, protected: bool) -> None:
-        """Handle a Lua error: printed and a restart 2 s later under luaL_pcallx (NodeMCU 3.0),
+        """Handle a Lua error as NodeMCU does.
+
+        Printed and a restart 2 s later under luaL_pcallx (NodeMCU 3.0),
         otherwise a PANIC: the chip freezes until the watchdog resets it.
         """
         self.lua_errors.append(str(error))

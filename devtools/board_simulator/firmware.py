@@ -1,5 +1,6 @@
-"""The firmware's Lua application, one boot of it, per release (konnected-io/konnected-security
-`src/lfs/*.lua`). Function names follow the Lua files; docs/protocol.md cites the lines.
+"""The firmware's Lua application, one boot of it, per release.
+
+The release's konnected-io/konnected-security `src/lfs/*.lua`. Function names follow the Lua files; docs/protocol.md cites the lines.
 
 Everything here runs on the event loop like the single Lua thread does; a `LuaError` raised
 from a callback is handled by `Boot.call` as the NodeMCU C caller would (panic or restart).
@@ -96,7 +97,7 @@ class Firmware:
     # --- helpers --------------------------------------------------------------------------
 
     def require(self, name: str) -> Any:
-        """require(name) for a stored settings file: one table per boot until rewritten."""
+        """Load a stored settings file as Lua's `require` does: one table per boot until rewritten."""
         if name not in self.loaded:
             self.loaded[name] = copy.deepcopy(self.board.files[name])
         return self.loaded[name]
@@ -122,7 +123,7 @@ class Firmware:
         self.board.restart_now(self.boot)
 
     def device_pin(self, device: Any) -> Any:
-        """getDevicePin (v3.1.0+) or `device.pin`."""
+        """Return the pin as getDevicePin (v3.1.0+) or `device.pin`."""
         if self.release.zones and index(device, "zone") is not None:
             return zone_to_pin(index(device, "zone"))
         return index(device, "pin")
@@ -214,7 +215,9 @@ class Firmware:
         read()
 
     def _ds18b20_read(self, pin: Any, callback: Callable[[dict[bytes, str]], None]) -> None:
-        """One read of a 1-Wire bus. The v3.x ds18b20.lua keeps `pin`, `cb` and the found
+        """Read a 1-Wire bus once.
+
+        The v3.x ds18b20.lua keeps `pin`, `cb` and the found
         sensors (`sens`, searched only while empty) at module level, and the v2.3.2 C module
         keeps the bus pin and callback in C globals: a second bus changes them for the first.
         """
@@ -271,7 +274,9 @@ class Firmware:
     # --- switch.lua -------------------------------------------------------------------------
 
     def switch(self, payload: Any) -> dict[str, Any]:
-        """require("switch")(payload): the module is reloaded for every call, and loading it
+        """Run require("switch")(payload).
+
+        The module is reloaded for every call, and loading it
         runs `infiniteLoops = {}`: a new global table, which stops every endless pattern at its
         next off step; a finite pattern already running is never cancelled.
         """
@@ -357,7 +362,9 @@ class Firmware:
         return True
 
     def _settings_after_close(self, connection: Connection) -> None:
-        """v3.1.1+: `mqttC:on("offline", ...answer...)` then `mqttC:close()`; the answer, and
+        """Answer and save after the MQTT connection closed (v3.1.1+).
+
+        v3.1.1+: `mqttC:on("offline", ...answer...)` then `mqttC:close()`; the answer, and
         the saving, happen in that `offline` callback, reading the globals `request` and
         `response` as they are then (another request in between leaves them nil).
         """

@@ -1,5 +1,6 @@
-"""The simulated hardware: pin levels, DHT sensors and 1-Wire buses, read the way the firmware's
-NodeMCU modules read them (integer build).
+"""The simulated hardware: pin levels, DHT sensors and 1-Wire buses.
+
+Read the way the firmware's NodeMCU modules read them (integer build).
 """
 
 from __future__ import annotations
@@ -65,8 +66,9 @@ class DhtReading:
 
 
 def dht_read(reading: DhtReading | None) -> tuple[int, int, int, int, int]:
-    """dht.read(pin) -> status, temp, humi, temp_dec, humi_dec (NodeMCU app/dht/dht.c and
-    app/modules/dht.c): the bytes decoded as a double, then pushed into an integer Lua.
+    """Return what dht.read(pin) returns: status, temp, humi, temp_dec, humi_dec.
+
+    As NodeMCU app/dht/dht.c and app/modules/dht.c read them: the bytes decoded as a double, then pushed into an integer Lua.
     """
     if reading is None:
         return DHT_ERROR_TIMEOUT, 0, 0, 0, 0  # nothing on the pin
@@ -112,7 +114,9 @@ def ds18b20_lua_string(rom: bytes, celsius: float) -> str | None:
 
 
 def ds18b20_c_string(rom: bytes, celsius: float) -> str:
-    """NodeMCU 2.2 C ds18b20 module + v2.3.2 application.lua: `temp .. "." .. math.abs(temp_dec)`
+    """Return the temperature string of firmware v2.3.2 on NodeMCU 2.2.
+
+    NodeMCU 2.2 C ds18b20 module + v2.3.2 application.lua: `temp .. "." .. math.abs(temp_dec)`
     with temp = raw/16 truncated and temp_dec = (raw - raw/16*16)*1000/16 (C division).
     """
     raw = _raw_temperature(rom, celsius)

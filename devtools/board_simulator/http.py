@@ -1,5 +1,6 @@
-"""The board's HTTP server: NodeMCU `net.createServer(net.TCP, 10)` (server.lua) with the
-firmware's own request parsing (httpd_req.lua) and answers (httpd_res.lua).
+"""The board's HTTP server: NodeMCU `net.createServer(net.TCP, 10)` (server.lua).
+
+With the firmware's own request parsing (httpd_req.lua) and answers (httpd_res.lua).
 
 A raw asyncio server, because the firmware's framing is not HTTP as a library writes it:
 the status line has no reason phrase (`HTTP/1.1 200`), an empty answer carries no
@@ -44,7 +45,9 @@ class Request:
 
 
 def parse_request(data: str) -> Request:
-    """httpd_req.lua. `body` is the decoded JSON for `application/json` (nil if it does not
+    """Parse a request as httpd_req.lua does.
+
+    `body` is the decoded JSON for `application/json` (nil if it does not
     decode), else the raw text after the headers.
     """
     request = Request()
@@ -80,7 +83,9 @@ def has_content_length(payload: str) -> bool:
 
 
 def body_complete(payload: str) -> bool:
-    """server_receiver.lua: is the Content-Length'd body all here? (Lua errors as the firmware's
+    """Tell whether the Content-Length'd body is all here, as server_receiver.lua does.
+
+    (Lua errors as the firmware's
     arithmetic on a missing Content-Length number or header end would raise.)
     """
     header = _CONTENT_LENGTH.search(payload)
@@ -140,7 +145,9 @@ class Connection(asyncio.Protocol):
         self._idle = self.boot.call_later(self.server.idle_timeout, self.close, protected=True)
 
     def send_and_close(self, data: bytes) -> None:
-        """httpd_res doSend: the answer in 512-byte pieces, then `close` (pcall'd on v3.x: a
+        """Send as httpd_res doSend: the answer in 512-byte pieces, then `close`.
+
+        `close` is pcall'd on v3.x: a
         socket the client already closed is silently skipped).
         """
         self.answered = True

@@ -166,7 +166,9 @@ def length(table: Any) -> int:
 
 
 def sjson_decode(text: str | bytes) -> Any:
-    """sjson.decode: objects and arrays; null is a light userdata; in the integer build a
+    """Decode as sjson.decode.
+
+    Objects and arrays; null is a light userdata; in the integer build a
     number with a fraction or exponent becomes 0 (push_number: lua_tonumber of "1.5").
     Whatever follows the first complete value is ignored (sjson.c error_callback records
     errors only until the root value is complete).
@@ -199,9 +201,11 @@ def _with_null(value: Any) -> Any:
 
 
 def sjson_encode(value: Any) -> str:
-    """sjson.encode: a table with no keys or only positive integer keys is an array (so an
+    r"""Encode as sjson.encode.
+
+    A table with no keys or only positive integer keys is an array (so an
     empty table is `[]`); nil never appears (a table cannot hold it); strings escape only
-    control characters and `"` (not `\\`); numbers with %d.
+    control characters and `"` (not `\`); numbers with %d.
     """
     if value is None or value is NULL:
         return "null"

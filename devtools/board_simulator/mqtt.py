@@ -1,5 +1,6 @@
-"""The firmware's own MQTT: `mqtt_packet.lua` (packets) and `mqtt_ws.lua` (the client on
-NodeMCU's WebSocket client). Not a general MQTT implementation: exactly what the Lua sends
+"""The firmware's own MQTT: `mqtt_packet.lua` (packets) and `mqtt_ws.lua` (the client).
+
+The client runs on NodeMCU's WebSocket client. Not a general MQTT implementation: exactly what the Lua sends
 and parses.
 """
 
@@ -50,7 +51,9 @@ def publish_packet(message_id: int, topic: bytes, payload: bytes) -> bytes:
 
 
 def parse(message: bytes) -> dict[str, Any]:
-    """mqtt_packet.parse: the first byte's type; PUBLISH as if QoS 0 (topic, then the rest of
+    """Parse as mqtt_packet.parse.
+
+    The first byte's type; PUBLISH as if QoS 0 (topic, then the rest of
     the WebSocket message is the payload); PUBACK's id from bytes 3-4. One packet per message:
     whatever follows in the same message is never looked at.
     """
@@ -92,7 +95,9 @@ class MqttClient:
     """mqtt_ws.lua `Client(aws_settings)`: one per boot; its message id counter survives reconnects."""
 
     def __init__(self, boot: Boot, websocket: NodeWebSocket, aws_settings: Any, connected: asyncio.Event) -> None:
-        """Headers: `sec-websocket-protocol: mqtt`, and the authorizer's three only when both
+        """Set up the client's WebSocket headers.
+
+        Headers: `sec-websocket-protocol: mqtt`, and the authorizer's three only when both
         token and signature are set (a nil authorizer name leaves its header out).
         """
         self.boot = boot

@@ -1,5 +1,6 @@
-"""One boot of the board: its timers (NodeMCU `tmr`), tasks and sockets, and what a Lua error
-does in each kind of callback.
+"""One boot of the board: its timers (NodeMCU `tmr`), tasks and sockets.
+
+Also what a Lua error does in each kind of callback.
 
 NodeMCU runs Lua callbacks from C in two ways (nodemcu-firmware):
 - `lua_call`, unprotected: an error reaches the Lua panic handler, which prints and spins
@@ -128,7 +129,9 @@ class Mode(IntEnum):
 
 
 class Timer:
-    """A `tmr.create()` object (app/modules/tmr.c): `start` on a running timer does nothing;
+    """A `tmr.create()` object (app/modules/tmr.c).
+
+    `start` on a running timer does nothing;
     an AUTO timer re-arms itself before its callback runs; `interval` re-arms a running one.
     """
 

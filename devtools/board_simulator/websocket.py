@@ -1,5 +1,6 @@
-"""NodeMCU's WebSocket client (app/websocket/websocketclient.c, app/modules/websocket.c) as the
-firmware's `mqtt_ws.lua` drives it. Frames are built and parsed with the `websockets`
+"""NodeMCU's WebSocket client as the firmware's `mqtt_ws.lua` drives it.
+
+The client is app/websocket/websocketclient.c and app/modules/websocket.c. Frames are built and parsed with the `websockets`
 library's frame codec; the connection states, timers and quirks are the C client's:
 
 - states: 0 new, 1 resolving, 2 connecting (TCP/TLS), 3 connected (from TCP connect, before
@@ -193,7 +194,9 @@ class NodeWebSocket:
         self._drop()
 
     def received(self) -> None:
-        """ws_receiveCallback: any data makes the connection healthy again and re-arms the
+        """Take received data as ws_receiveCallback does.
+
+        Any data makes the connection healthy again and re-arms the
         timer for 30 s with whatever function it has (after ws:close(): the force-close).
         """
         self._unhealthy = 0

@@ -1,5 +1,6 @@
-"""Local AWS IoT Core: moto (server mode) for the AWS APIs and an amqtt broker behind AWS IoT's
-connection handling: MQTT over WebSocket on ws:// and wss:// (a CA made at start-up), custom
+"""Local AWS IoT Core: moto (server mode) for the AWS APIs and an amqtt broker.
+
+The broker sits behind AWS IoT's connection handling: MQTT over WebSocket on ws:// and wss:// (a CA made at start-up), custom
 authentication through the authorizers and Lambda functions deployed in moto, the policies they
 return, client-id takeover, keep-alive and lifecycle events. See docs/emulation.md.
 """
@@ -72,7 +73,9 @@ class IotEmulator:
         time_scale: float = 1.0,
         ws_ping_interval: float | None = None,
     ) -> None:
-        """`time_scale` shortens AWS's durations (session lifetime, refresh, keep-alive) in tests;
+        """Set up the emulator.
+
+        `time_scale` shortens AWS's durations (session lifetime, refresh, keep-alive) in tests;
         `ws_ping_interval` makes the broker send WebSocket pings (AWS IoT sends none).
         """
         self.port = port or free_port()

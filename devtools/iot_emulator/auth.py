@@ -179,8 +179,9 @@ def _principal_is_iot(principal: Any) -> bool:
 def invoke_permitted(
     statements: list[dict[str, Any]], function_arn: str, authorizer_arn: str, account_id: str
 ) -> bool:
-    """IAM evaluation of the function's resource policy for AWS IoT invoking it for this authorizer:
-    an explicit Deny wins, an Allow is needed; a condition that cannot be read counts against an
+    """Tell whether the function's resource policy lets AWS IoT invoke it for this authorizer.
+
+    IAM evaluation: an explicit Deny wins, an Allow is needed; a condition that cannot be read counts against an
     Allow and for a Deny.
     """
     context = RequestContext.of(

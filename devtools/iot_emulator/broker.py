@@ -131,7 +131,9 @@ class ClientConnection:
 
 
 class _QuietHandshakeLogger(logging.LoggerAdapter[logging.Logger]):
-    """websockets logs a peer that goes away or misbehaves during the opening handshake as an
+    """Log failed opening handshakes at debug level.
+
+    websockets logs a peer that goes away or misbehaves during the opening handshake as an
     ERROR with a traceback; for a server that is an ordinary event, logged here at debug level.
     (websockets wraps this adapter in its own, so every call arrives through `log`.)
     """
@@ -151,8 +153,9 @@ class _QuietHandshakeLogger(logging.LoggerAdapter[logging.Logger]):
 
 
 class _PacketReader(ReaderAdapter):  # type: ignore[misc]  # amqtt ships no types
-    """The client's side for amqtt: the accepted CONNECT first, then the WebSocket's binary
-    messages, split into packets to note activity and DISCONNECT.
+    """The client's side for amqtt.
+
+    The accepted CONNECT first, then the WebSocket's binary messages, split into packets to note activity and DISCONNECT.
     """
 
     def __init__(
@@ -241,7 +244,9 @@ class PacketWriter(WriterAdapter):  # type: ignore[misc]
 
 
 class _SubscriptionTable(dict[str, list[tuple[Session, int]]]):
-    """amqtt (0.12.1, Broker._run_broadcast) awaits the RECEIVE check while iterating its
+    """A subscription table that survives subscribing during a broadcast.
+
+    amqtt (0.12.1, Broker._run_broadcast) awaits the RECEIVE check while iterating its
     subscription table, so a client subscribing during a broadcast raised "dictionary changed
     size during iteration" and the message was dropped. Iterating a snapshot avoids that.
     """
@@ -465,8 +470,9 @@ class AwsIotBroker(Broker):  # type: ignore[misc]
                 return
 
     async def _ping(self, connection: ClientConnection, interval: float) -> None:
-        """WebSocket pings; a missing pong closes the connection (websockets closes it itself
-        with 1002 when the client's pong is not masked).
+        """Send WebSocket pings; a missing pong closes the connection.
+
+        (websockets closes it itself with 1002 when the client's pong is not masked).
         """
         websocket = connection.websocket
         try:

@@ -1,5 +1,6 @@
-"""A Lambda-like Python runtime: the emulator runs each authorizer invocation here, in a child
-process of its own, the way Lambda runs a function in its own container.
+"""A Lambda-like Python runtime.
+
+The emulator runs each authorizer invocation here, in a child process of its own, the way Lambda runs a function in its own container.
 
 Started by `lambda_invoker.LambdaRuntime` as `python lambda_runtime.py` (standard library and
 boto3 only, no project imports). The process environment is the runtime's: AWS credentials for

@@ -71,8 +71,9 @@ def _compiled(body: str, ignore_case: bool) -> re.Pattern[str]:
 def resolved_pattern(
     template: str, context: RequestContext, *, variables: bool, ignore_case: bool = False
 ) -> re.Pattern[str] | None:
-    """Return a policy string as a regex: wildcards from the policy, variables as literals; None when a
-    variable has no value.
+    """Return a policy string as a regex, or None when a variable has no value.
+
+    Wildcards from the policy, variables as literals.
     """
     if not variables:
         return _glob(template, ignore_case=ignore_case)

@@ -158,8 +158,9 @@ class ConnectPacket:
         return bytes([CONNECT << 4]) + _remaining_length(len(body)) + body
 
     def for_broker(self, client_id: str) -> ConnectPacket:
-        """Return what the embedded broker is given: the final client id, no credentials (already used)
-        and no keep-alive (the emulator enforces AWS's).
+        """Return what the embedded broker is given.
+
+        The final client id, no credentials (already used) and no keep-alive (the emulator enforces AWS's).
         """
         return replace(self, client_id=client_id, username=None, password=None, keep_alive=0)
 

@@ -554,7 +554,9 @@ class CloudAccount:
         return True, credentials
 
     def _wait_until_usable(self, credentials: AwsCredentials) -> None:
-        """IAM is eventually consistent: the new key (and a new user policy) work after a few
+        """Wait until the new key works.
+
+        IAM is eventually consistent: the new key (and a new user policy) work after a few
         seconds. Reading the private key with it proves both.
         """
         runtime = CloudAccount(

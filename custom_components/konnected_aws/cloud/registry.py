@@ -104,7 +104,9 @@ class DeviceRegistry:
     """Register, rotate, revoke and delete devices (every call blocks)."""
 
     def __init__(self, open_table: Callable[[], Any]) -> None:
-        """`open_table` returns the boto3 DynamoDB Table resource; it is called on first use,
+        """Set up the registry; the table is opened on first use.
+
+        `open_table` returns the boto3 DynamoDB Table resource; it is called on first use,
         so a registry can be made in the event loop (building boto3 resources reads files).
         """
         self._open_table = open_table
