@@ -353,14 +353,17 @@ class Ports:
 
     @property
     def url(self) -> str:
+        """Return Home Assistant's URL."""
         return f"http://{LOOPBACK}:{self.http}"
 
     @property
     def moto_url(self) -> str:
+        """Return the moto server's URL."""
         return f"http://{LOOPBACK}:{self.moto}"
 
     @property
     def iot_url(self) -> str:
+        """Return the IoT emulator's WebSocket URL."""
         return f"ws://{LOOPBACK}:{self.iot}/mqtt"
 
 
@@ -469,6 +472,7 @@ class DevStack:
     _processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
 
     def __enter__(self) -> DevStack:
+        """Start the stack; stop what started if starting fails."""
         try:
             self.start()
         except BaseException:
@@ -477,6 +481,7 @@ class DevStack:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        """Stop the stack."""
         self.stop()
 
     def _start(
@@ -487,6 +492,7 @@ class DevStack:
         return process
 
     def start(self) -> None:
+        """Start the emulator, the boards and Home Assistant."""
         python, ports = sys.executable, self.ports
         emulator = self._start(
             "iot-emulator",
@@ -530,6 +536,7 @@ class DevStack:
         )
 
     def stop(self) -> None:
+        """Stop every process, Home Assistant first."""
         for name, process in reversed(self._processes):
             stop_process(process, timeout=60 if name == "home-assistant" else 15)
         self._processes.clear()

@@ -27,6 +27,7 @@ class Address:
     port: int
 
     def __str__(self) -> str:
+        """Return `host:port`."""
         return f"{self.host}:{self.port}"
 
 

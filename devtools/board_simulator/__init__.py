@@ -160,14 +160,17 @@ class SimulatedBoard:
 
     @property
     def actuators(self) -> Any:
+        """Return the stored `actuators` settings file, as loaded this boot."""
         return self._loaded("actuators")
 
     @property
     def dht_sensors(self) -> Any:
+        """Return the stored `dht_sensors` settings file, as loaded this boot."""
         return self._loaded("dht_sensors")
 
     @property
     def ds18b20_sensors(self) -> Any:
+        """Return the stored `ds18b20_sensors` settings file, as loaded this boot."""
         return self._loaded("ds18b20_sensors")
 
     # --- power ------------------------------------------------------------------------------

@@ -73,6 +73,7 @@ class Firmware:
     """One boot's Lua state: globals, loaded modules, timers."""
 
     def __init__(self, board: SimulatedBoard, boot: Boot) -> None:
+        """Start one boot's Lua state for `board`."""
         self.board = board
         self.boot = boot
         self.release = board.release
@@ -406,6 +407,7 @@ class Firmware:
     # --- server_settings.lua ----------------------------------------------------------------
 
     def server_settings(self, request: Request) -> tuple[Any, ...]:
+        """Answer `/settings` (GET, PUT)."""
         if request.method == "GET":
             if request.query.get("restart", "false") == "true":
                 self._settings_restart()
@@ -450,6 +452,7 @@ class Firmware:
     # --- server_status.lua / server_device.lua / server_lock.lua / ssdp.lua ------------------
 
     def server_status(self) -> dict[str, Any]:
+        """Answer `/status`."""
         board = self.board
         settings = self.require("settings")
         if self.release.status_settings_subset:
@@ -478,6 +481,7 @@ class Firmware:
         }
 
     def server_device(self, request: Request) -> Any:
+        """Answer `/device` (GET, PUT)."""
         if request.method == "GET":
             pin = request.query.get("pin", "all")
             zone = request.query.get("zone", "all") if self.release.zones else None
@@ -498,6 +502,7 @@ class Firmware:
         return None
 
     def server_lock(self, request: Request) -> tuple[Any, ...]:
+        """Answer `/lock` (GET, PUT)."""
         board = self.board
         if request.method == "GET":
             return (sjson_encode({"state": "locked" if board.locked else "unlocked"}),)
@@ -572,6 +577,7 @@ class AwsIot:
     """aws_iot.lua (+ mqtt_ws.lua underneath)."""
 
     def __init__(self, firmware: Firmware) -> None:
+        """Load aws_iot.lua with the stored settings."""
         self.fw = firmware
         board = firmware.board
         release = firmware.release
@@ -722,6 +728,7 @@ class RestEndpoint:
     """rest_endpoint.lua: actuator states fetched from, and sensor changes PUT to, `endpoint`."""
 
     def __init__(self, firmware: Firmware, settings: Any) -> None:
+        """Load rest_endpoint.lua with the stored settings."""
         self.fw = firmware
         self.settings = settings
         self.dni = firmware.board.mac.replace(":", "")
@@ -730,6 +737,7 @@ class RestEndpoint:
         self.send_timer = firmware.timer()
 
     def start(self) -> None:
+        """Start the send timer."""
         self.send_timer.alarm(self.fw.timing.send_interval, Mode.AUTO, self._tick)
 
     def _headers(self, content: bool) -> dict[str, str]:

@@ -57,6 +57,7 @@ class DhtReading:
     humidity: float
 
     def registers(self) -> bytes:
+        """Return the five bytes the sensor sends."""
         humidity = round(self.humidity * 10) & 0xFFFF
         temperature = round(abs(self.temperature) * 10) & 0x7FFF
         if self.temperature < 0:
@@ -146,6 +147,7 @@ class Hardware:
         self.driven.clear()
 
     def check_pin(self, value: object, argument: str) -> int:
+        """Return `value` as a GPIO pin, or raise the Lua error of a bad one."""
         pin = checkinteger(value, argument)
         if pin not in GPIO_PINS:
             raise LuaError(f"bad argument ({argument}): gpio {pin} does not exist")

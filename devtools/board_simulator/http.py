@@ -111,6 +111,7 @@ class Connection(asyncio.Protocol):
     """One accepted TCP connection (a NodeMCU `net.socket`)."""
 
     def __init__(self, server: HttpServer) -> None:
+        """Set up a connection accepted by `server`."""
         self.server = server
         self.boot = server.boot
         self.transport: asyncio.Transport | None = None
@@ -118,11 +119,13 @@ class Connection(asyncio.Protocol):
         self.answered = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Own the transport for this boot and start the idle timeout."""
         self.transport = transport  # type: ignore[assignment]
         self.boot.own(transport)
         self._touch()
 
     def data_received(self, data: bytes) -> None:
+        """Pass a TCP segment to the firmware's `receive` callback."""
         if not self.boot.running:
             return
         self._touch()
@@ -130,6 +133,7 @@ class Connection(asyncio.Protocol):
         self.boot.call(self.server.on_receive, self, data.decode("latin-1"), protected=False)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """Stop the idle timeout and release the transport."""
         self.boot.cancel(self._idle)
         if self.transport is not None:
             self.boot.disown(self.transport)
@@ -157,6 +161,7 @@ class Connection(asyncio.Protocol):
             self.transport.close()
 
     def close(self) -> None:
+        """Close the connection."""
         if self.transport is not None:
             self.transport.close()
 
@@ -165,6 +170,7 @@ class HttpServer:
     """The listening socket and its connections (one per boot)."""
 
     def __init__(self, boot: Boot, on_receive: Callable[[Connection, str], None], idle_timeout: float) -> None:
+        """Set up the server of one boot; `listen` opens its socket."""
         self.boot = boot
         self.on_receive = on_receive
         self.idle_timeout = idle_timeout

@@ -125,14 +125,17 @@ class MqttClient:
         self.events[event] = callback
 
     def emit(self, event: str, *args: Any) -> None:
+        """Call the callback registered for `event`, if any."""
         callback = self.events.get(event)
         if callback is not None:
             callback(*args)
 
     def connect(self, url: object) -> None:
+        """Connect the WebSocket to `url`."""
         self.ws.connect(url)
 
     def close(self) -> None:
+        """Close the WebSocket."""
         self.ws.close()
 
     def subscribe(self, topic: Any) -> None:

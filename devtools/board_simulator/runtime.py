@@ -28,13 +28,15 @@ _LOGGER = logging.getLogger(__name__)
 class ErrorPolicy(Protocol):
     """What the board does with a Lua error (decided by the board, per release)."""
 
-    def lua_error(self, boot: Boot, error: LuaError, *, protected: bool) -> None: ...
+    def lua_error(self, boot: Boot, error: LuaError, *, protected: bool) -> None:
+        """Handle a Lua error raised in a callback of `boot`."""
 
 
 class Boot:
     """Everything that lives from one power-on or restart to the next."""
 
     def __init__(self, policy: ErrorPolicy, name: str) -> None:
+        """Start a boot whose Lua errors `policy` handles."""
         self.loop = asyncio.get_running_loop()
         self.policy = policy
         self.name = name
@@ -136,6 +138,7 @@ class Timer:
     """
 
     def __init__(self, boot: Boot, *, protected: bool) -> None:
+        """Make a stopped timer of `boot`."""
         self.boot = boot
         self.protected = protected
         self.interval_s = 0.0

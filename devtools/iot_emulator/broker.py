@@ -217,11 +217,13 @@ class PacketWriter(WriterAdapter):  # type: ignore[misc]
         self._lock = asyncio.Lock()
 
     def write(self, data: bytes) -> None:
+        """Queue one MQTT packet; `drain` sends it."""
         if not wire.is_single_packet(data):
             raise ValueError("The broker wrote something that is not exactly one MQTT packet")
         self._queued.append(bytes(data))
 
     async def drain(self) -> None:
+        """Send the queued packets, each as its own binary message."""
         async with self._lock:
             queued, self._queued = self._queued, []
             for packet in queued:
@@ -232,14 +234,17 @@ class PacketWriter(WriterAdapter):  # type: ignore[misc]
                     raise ConnectionResetError("WebSocket closed") from err
 
     def get_peer_info(self) -> tuple[str, int] | None:
+        """Return the client's address."""
         address = self._websocket.remote_address
         return (str(address[0]), int(address[1])) if address else None
 
     def get_ssl_info(self) -> ssl.SSLObject | None:
+        """Return the TLS object of a wss:// connection."""
         ssl_object = self._websocket.transport.get_extra_info("ssl_object")
         return ssl_object if isinstance(ssl_object, ssl.SSLObject) else None
 
     async def close(self) -> None:
+        """Close the WebSocket."""
         await self._websocket.close()
 
 

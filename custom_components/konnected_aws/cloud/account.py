@@ -107,6 +107,7 @@ class AwsCredentials:
     session_token: str | None = None
 
     def __repr__(self) -> str:
+        """Show the region only, never the keys."""
         return f"AwsCredentials(access_key_id=<redacted>, region={self.region!r})"
 
 
@@ -211,6 +212,7 @@ class CloudAccount:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
+        """Show the region only, never the keys."""
         return f"CloudAccount(region={self.credentials.region!r})"
 
     def client(self, service: str) -> Any:

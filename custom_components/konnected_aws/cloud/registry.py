@@ -37,6 +37,7 @@ class DeviceCredentials:
     token: str
 
     def __repr__(self) -> str:
+        """Show the device id only, never the token."""
         return f"DeviceCredentials(device_id={self.device_id!r})"
 
 
@@ -53,6 +54,7 @@ class DeviceRecord:
     updated_at: str
 
     def __repr__(self) -> str:
+        """Show the record without its token."""
         # Without the token: records end up in logs and diagnostics.
         fields = f"device_id={self.device_id!r}, kind={self.kind!r}, status={self.status!r}"
         return f"DeviceRecord({fields})"

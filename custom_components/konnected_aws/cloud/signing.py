@@ -27,6 +27,7 @@ class KeyPair:
     public_pem: bytes
 
     def __repr__(self) -> str:
+        """Show nothing of the keys."""
         return "KeyPair(<redacted>)"
 
 

@@ -60,6 +60,7 @@ class BridgeCredentials:
     client_id: str
 
     def __repr__(self) -> str:
+        """Show the URL and client id only."""
         # Keeps the token and its signature out of logs and tracebacks.
         return f"BridgeCredentials(url={self.url!r}, client_id={self.client_id!r})"
 
