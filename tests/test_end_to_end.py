@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import aiohttp
 import aiomqtt
 import pytest
 
@@ -218,8 +219,6 @@ async def test_a_board_with_another_boards_token_is_refused(
 
 def aiomqtt_session():  # type: ignore[no-untyped-def]
     """A plain aiohttp session for talking to the simulated board like a user would."""
-    import aiohttp
-
     return aiohttp.ClientSession()
 
 

@@ -19,10 +19,10 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from .board import BoardClient, BoardError, BoardLockedError
 from .const import DOMAIN, LOGGER
 from .orphans import async_remove_from_aws
+from .runtime import BoardInfo, KonnectedConfigEntry, adopted_boards
 
 # How long a removal keeps trying to reach a board that restarts every few seconds.
 RESET_RETRY_FOR = 20.0
-from .runtime import BoardInfo, KonnectedConfigEntry, adopted_boards
 
 
 async def async_sync_boards(hass: HomeAssistant, entry: KonnectedConfigEntry) -> None:

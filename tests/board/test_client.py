@@ -25,8 +25,7 @@ from custom_components.konnected_aws.zones import (
     firmware_zone_settings,
 )
 from devtools.board_simulator import SimulatedBoard, Timing
-
-from ..conftest import FAST, BoardFactory
+from tests.conftest import FAST, BoardFactory
 
 MAC = "88:40:f5:20:99:48"
 RELEASES = ("2.3.2", "3.0.1", "3.1.5")

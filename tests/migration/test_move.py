@@ -21,9 +21,9 @@ from homeassistant.helpers import (
     issue_registry as ir,
 )
 from homeassistant.setup import async_setup_component
+from tests.conftest import BoardFactory
+from tests.test_end_to_end import setup_account, wait_for
 
-from ..conftest import BoardFactory
-from ..test_end_to_end import setup_account, wait_for
 from . import old_storage
 
 PANEL_MAC = "5c:cf:7f:a1:b2:c3"
