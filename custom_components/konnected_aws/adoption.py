@@ -149,7 +149,7 @@ async def async_adopt_board(
     try:
         await _async_provision(hass, entry, host, port, board_id, credentials.token, zones, blink=blink)
         if not await hub.async_wait_for_report(board_id, first_report, BOARD_ONLINE_TIMEOUT):
-            raise AdoptionError("board_not_online")
+            raise AdoptionError("board_not_online")  # noqa: TRY301 - the except below undoes the registration for this failure too
     except BaseException:
         first_report.cancel()
         hub.forget_board(board_id)

@@ -508,7 +508,7 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
             try:
                 status = await async_read_board(self.hass, board.host, board.port)
                 if status.board_id != board.board_id:
-                    raise AdoptionError("wrong_board")
+                    raise AdoptionError("wrong_board")  # noqa: TRY301 - shown by the except below like every adoption error
                 zones = {
                     zone: replace(migrated.config, actions=migrated.actions) for zone, migrated in board.zones.items()
                 }
@@ -654,7 +654,7 @@ class BoardSubentryFlow(ConfigSubentryFlow):
                 port = await find_board_port(host)
             try:
                 if port is None:
-                    raise AdoptionError("port_not_found")
+                    raise AdoptionError("port_not_found")  # noqa: TRY301 - shown by the except below like every adoption error
                 status = await async_read_board(self.hass, host, port)
                 check_supported(status)
             except AdoptionError as err:

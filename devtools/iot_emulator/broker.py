@@ -365,7 +365,7 @@ class AwsIotBroker(Broker):  # type: ignore[misc]
                     buffer.extend(message)
             if length != len(buffer):
                 # AWS: the client must wait for the CONNACK before sending other packets.
-                raise wire.MalformedPacket("Packets sent before the CONNACK")
+                raise wire.MalformedPacket("Packets sent before the CONNACK")  # noqa: TRY301 - closed by the except below like any malformed CONNECT
             return wire.ConnectPacket.parse(bytes(buffer))
         except TimeoutError, ConnectionClosed:
             return None

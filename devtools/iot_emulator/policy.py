@@ -193,7 +193,7 @@ def parse_conditions(raw: Any) -> tuple[Condition, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, dict):
-        raise ValueError("Condition must be an object")
+        raise ValueError("Condition must be an object")  # noqa: TRY004 - a malformed policy is a ValueError for the callers, as bad JSON is
     conditions: list[Condition] = []
     for operator, tests in raw.items():
         if not isinstance(tests, dict) or not tests:
@@ -243,7 +243,7 @@ class Statement:
 
 def _parse_statement(item: Any, variables: bool) -> Statement:
     if not isinstance(item, dict):
-        raise ValueError("A statement must be an object")
+        raise ValueError("A statement must be an object")  # noqa: TRY004 - a malformed policy is a ValueError for the callers, as bad JSON is
     unknown = set(item) - _ALLOWED_KEYS
     if unknown:
         raise ValueError(f"Unsupported statement elements: {sorted(unknown)}")
@@ -263,7 +263,7 @@ def parse_document(document: Document) -> list[Statement]:
     """Return the statements of one document (a JSON string or an object); ValueError if malformed."""
     parsed = json.loads(document) if isinstance(document, str) else document
     if not isinstance(parsed, Mapping):
-        raise ValueError("A policy document must be a JSON object")
+        raise ValueError("A policy document must be a JSON object")  # noqa: TRY004 - a malformed policy is a ValueError for the callers, as bad JSON is
     variables = parsed.get("Version") == VARIABLES_VERSION
     raw = parsed.get("Statement")
     if isinstance(raw, dict):

@@ -567,11 +567,12 @@ class CloudAccount:
         for attempt in range(1, RUNTIME_KEY_ATTEMPTS + 1):
             try:
                 runtime.load_private_key()
-                return
             except (InvalidCredentialsError, MissingPermissionError):
                 if attempt == RUNTIME_KEY_ATTEMPTS:
                     raise
                 self._sleep(min(2.0 * attempt, 10.0))
+            else:
+                return
 
     def _ensure_function(self, role_arn: str) -> tuple[bool, str]:
         lambda_client = self.client("lambda")

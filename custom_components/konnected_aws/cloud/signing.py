@@ -51,7 +51,7 @@ def generate_key_pair(bits: int = 2048) -> KeyPair:
 def _rsa_private_key(private_key_pem: bytes) -> rsa.RSAPrivateKey:
     key = serialization.load_pem_private_key(private_key_pem, password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError("The authorizer key must be an RSA key")
+        raise ValueError("The authorizer key must be an RSA key")  # noqa: TRY004 - callers handle any unusable key as ValueError, like a PEM that does not parse
     return key
 
 
