@@ -108,7 +108,7 @@ def main() -> None:
             result = handler(request["event"], LambdaContext(request))
             reply: dict[str, Any] = {"result": result}
             json.dumps(reply)  # Lambda fails an invocation whose result is not JSON
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - as Lambda: any exception of the function fails the invocation
             reply = {"error": type(err).__name__}
         _answer(channel, reply)
 

@@ -205,7 +205,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """Entry point: AWS IoT's authorizer event in, an authorization decision out."""
     try:
         response = authorize(event, context)
-    except Exception as err:  # fail closed on anything
+    except Exception as err:  # noqa: BLE001 - fail closed on anything
         # The type only: a message could quote the request.
         LOGGER.error("Authorization failed closed: %s", type(err).__name__)
         response = _deny()
