@@ -263,9 +263,11 @@ async def test_ssdp_answer(make_board: BoardFactory) -> None:
     for answer in (first, second):
         assert f"LOCATION: http://127.0.0.1:{board.http_port}/Device.xml" in answer
         assert "ST: urn:schemas-konnected-io:device:Security:1" in answer
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"http://127.0.0.1:{board.http_port}/Device.xml") as response:
-            description = await response.text()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{board.http_port}/Device.xml") as response,
+    ):
+        description = await response.text()
     assert "<manufacturer>konnected.io</manufacturer>" in description
     assert is_supported("konnected.io", "Konnected")
     assert not is_supported("konnected.io", "Konnected Pro")
