@@ -201,10 +201,10 @@ async def test_bridge_side_by_side_with_ha_mqtt(
     rounds: dict[str | None, list[BurstResult]] = {None: [], KONNECTED: [], HA_MQTT: []}
     async with iot_emulator.mqtt_client(token, signature) as publisher:
         for _ in range(ROUNDS):
-            for consumer in rounds:
+            for consumer, consumer_rounds in rounds.items():
                 await load_only(consumer)
                 currently_on = consumer is not None and is_on(entities[consumer])
-                rounds[consumer].append(await burst(publisher, board.device_id, watch, consumer, currently_on))
+                consumer_rounds.append(await burst(publisher, board.device_id, watch, consumer, currently_on))
     watch.unsubscribe()
     baseline = median_result(rounds[None])
     results = {name: median_result(rounds[name]) for name in entities}

@@ -70,7 +70,7 @@ class ZoneSwitch(KonnectedEntity, SwitchEntity):
         level = self.board.zone_levels.get(self._zone)
         if level is None:
             return None
-        return level == REPEATING_FOREVER or level == self._config.trigger
+        return level in (REPEATING_FOREVER, self._config.trigger)
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Drive the output to its trigger level (a pulse when momentary is set)."""

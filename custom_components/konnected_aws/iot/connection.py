@@ -97,7 +97,7 @@ def mask_paho_websocket_frames() -> None:
         return create_frame(self, opcode, data, 1)
 
     setattr(masked, "konnected_masked", True)  # noqa: B010 - marks the patch as applied
-    wrapper._create_frame = masked
+    wrapper._create_frame = masked  # noqa: SLF001 - patching paho's frame builder is the point (see above)
 
 
 type MessageCallback = Callable[[BoardMessage], None]
