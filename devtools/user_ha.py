@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 from types import FrameType
-from typing import IO, Final
+from typing import IO, Final, Self
 import urllib.error
 import urllib.request
 
@@ -248,9 +248,11 @@ def installed_version(venv: Path, distribution: str) -> str | None:
         [
             str(venv / "bin" / "python"),
             "-c",
-            "import importlib.metadata as m, sys\n"
-            "try: print(m.version(sys.argv[1]))\n"
-            "except m.PackageNotFoundError: pass",
+            (
+                "import importlib.metadata as m, sys\n"
+                "try: print(m.version(sys.argv[1]))\n"
+                "except m.PackageNotFoundError: pass"
+            ),
             distribution,
         ],
         env=_clean_environ(),
@@ -471,7 +473,7 @@ class DevStack:
     boards: int
     _processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
 
-    def __enter__(self) -> DevStack:
+    def __enter__(self) -> Self:
         """Start the stack; stop what started if starting fails."""
         try:
             self.start()
