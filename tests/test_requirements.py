@@ -215,9 +215,11 @@ def test_test_environment_follows_home_assistant_constraints() -> None:
     off = []
     for distribution in importlib.metadata.distributions():
         name = canonicalize_name(distribution.metadata["Name"])
-        for constraint in constraints.get(name, []):
-            if not constraint.specifier.contains(distribution.version, prereleases=True):
-                off.append(f"{name} {distribution.version} (Home Assistant: {constraint})")
+        off.extend(
+            f"{name} {distribution.version} (Home Assistant: {constraint})"
+            for constraint in constraints.get(name, [])
+            if not constraint.specifier.contains(distribution.version, prereleases=True)
+        )
     assert not off, off
     for requirement in _requirements():
         assert requirement.specifier.contains(

@@ -69,7 +69,7 @@ async def test_huge_answer_is_refused_early_without_the_memory(declare_length: b
             tracemalloc.stop()
         await asyncio.wait_for(endless.stopped.wait(), 5)
     # The connection was dropped: the server got only what the socket buffers took.
-    print(f"sent {endless.sent} bytes, client peak {peak} bytes")  # docs/protocol.md quotes these
+    print(f"sent {endless.sent} bytes, client peak {peak} bytes")  # noqa: T201 - docs/protocol.md quotes these
     assert endless.sent < HUGE // 8, endless.sent
     assert peak < 2 * 1024 * 1024, peak
 
