@@ -14,22 +14,22 @@ docs/benchmarks.md. Run: `scripts/run python -m pytest benchmarks -s -p no:rando
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import json
 import statistics
 import time
-from dataclasses import dataclass
 from typing import Any
 from unittest.mock import patch
 
 import aiomqtt
-from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_ON
-from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.konnected_aws.iot.messages import board_topics
 from devtools.board_simulator import SimulatedBoard
 from devtools.iot_emulator import IotEmulator
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_ON
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from tests.conftest import BoardFactory
 from tests.test_end_to_end import adopted_board, entity_id, wait_for
 
@@ -201,10 +201,10 @@ async def test_bridge_side_by_side_with_ha_mqtt(
     rounds: dict[str | None, list[BurstResult]] = {None: [], KONNECTED: [], HA_MQTT: []}
     async with iot_emulator.mqtt_client(token, signature) as publisher:
         for _ in range(ROUNDS):
-            for consumer in rounds:
+            for consumer, consumer_rounds in rounds.items():
                 await load_only(consumer)
                 currently_on = consumer is not None and is_on(entities[consumer])
-                rounds[consumer].append(await burst(publisher, board.device_id, watch, consumer, currently_on))
+                consumer_rounds.append(await burst(publisher, board.device_id, watch, consumer, currently_on))
     watch.unsubscribe()
     baseline = median_result(rounds[None])
     results = {name: median_result(rounds[name]) for name in entities}

@@ -23,6 +23,7 @@ class HomeAssistantUi:
     """The calls the frontend makes, with an owner's token."""
 
     def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
+        """Talk to the Home Assistant at `base`; `log_in` first."""
         self._session = session
         self._base = base
         self._token: str | None = None
@@ -60,13 +61,15 @@ class HomeAssistantUi:
         self._token = tokens["access_token"]
 
     async def start_flow(self, handler: str) -> dict[str, Any]:
+        """Start a config flow of `handler`."""
         return dict(await self._json("POST", "/api/config/config_entries/flow", json={"handler": handler}))
 
     async def submit(self, flow_id: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Submit a flow step."""
         return dict(await self._json("POST", f"/api/config/config_entries/flow/{flow_id}", json=data or {}))
 
     async def until_progress_done(self, result: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
-        """A progress step: the frontend waits, then submits nothing to move on."""
+        """Wait out a progress step: the frontend waits, then submits nothing to move on."""
         async with asyncio.timeout(timeout):
             while result["type"] == "progress":
                 await asyncio.sleep(1)
@@ -87,7 +90,7 @@ class HomeAssistantUi:
         return [flow for flow in answer["result"] if flow["handler"] == handler]
 
     async def state(self, entity_id: str) -> str | None:
-        """An entity's state, or None while it does not exist (yet: adoption reloads the entry)."""
+        """Return an entity's state, or None while it does not exist (yet: adoption reloads the entry)."""
         headers = {"Authorization": f"Bearer {self._token}"}
         async with self._session.get(f"{self._base}/api/states/{entity_id}", headers=headers) as response:
             if response.status == 404:
@@ -97,10 +100,12 @@ class HomeAssistantUi:
             return str((await response.json())["state"])
 
     async def entity_ids(self, prefix: str) -> list[str]:
+        """Return the entity ids starting with `prefix`."""
         return [state["entity_id"] for state in await self._json("GET", "/api/states") if state["entity_id"].startswith(prefix)]
 
 
 async def wait_until(check: Any, what: str, timeout: float = 60) -> Any:
+    """Wait until `check` returns something true, and return it."""
     async with asyncio.timeout(timeout):
         while not (value := await check()):
             await asyncio.sleep(1)
@@ -109,6 +114,7 @@ async def wait_until(check: Any, what: str, timeout: float = 60) -> Any:
 
 
 async def main(args: argparse.Namespace) -> int:
+    """Run the smoke test against a running Home Assistant."""
     async with aiohttp.ClientSession() as session:
         ui = HomeAssistantUi(session, args.url)
         await ui.log_in(args.username, args.password)

@@ -45,7 +45,7 @@ def _store(backend: IoTBackend) -> dict[str, dict[str, Any]]:
 
 
 def authorizers(account_id: str, region: str) -> dict[str, dict[str, Any]]:
-    """The authorizers stored for an account and region (read by the IoT emulation)."""
+    """Return the authorizers stored for an account and region (read by the IoT emulation)."""
     return _store(iot_backends[account_id][region])
 
 
@@ -59,13 +59,16 @@ def _default_name(backend: IoTBackend) -> str | None:
 
 
 def default_authorizer(account_id: str, region: str) -> str | None:
-    """The name set by SetDefaultAuthorizer for an account and region, or None."""
+    """Return the name set by SetDefaultAuthorizer for an account and region, or None."""
     return _default_name(iot_backends[account_id][region])
 
 
 def _check_keys(keys: Any) -> None:
-    """At most two keys, each an RSA public key of at least 2,048 bits (AWS IoT developer guide,
-    config-custom-auth.html: "Its minimum length is 2,048 bits")."""
+    """Check the token signing keys.
+
+    At most two keys, each an RSA public key of at least 2,048 bits (AWS IoT developer guide,
+    config-custom-auth.html: "Its minimum length is 2,048 bits").
+    """
     if keys is None:
         return
     if len(keys) > MAX_SIGNING_KEYS:

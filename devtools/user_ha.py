@@ -23,10 +23,13 @@ schema, into the confirmed ("stable") settings (`_HTTPStore._async_migrate_func`
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable, Mapping
 import contextlib
+from dataclasses import dataclass, field
 import importlib.metadata
 import json
 import os
+from pathlib import Path
 import shutil
 import signal
 import socket
@@ -34,13 +37,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from types import FrameType
+from typing import IO, Final, Self
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from types import FrameType
-from typing import IO, Final
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 COMPONENTS: Final = {
@@ -54,12 +54,12 @@ LOOPBACK: Final = "127.0.0.1"
 
 
 def suite_ha_version() -> str:
-    """The Home Assistant the test suite runs on (requirements_test.txt pins it)."""
+    """Return the Home Assistant the test suite runs on (requirements_test.txt pins it)."""
     return importlib.metadata.version("homeassistant")
 
 
 def manifest_requirements() -> list[str]:
-    """The requirement strings Home Assistant installs for the integration."""
+    """Return the requirement strings Home Assistant installs for the integration."""
     return list(json.loads(MANIFEST.read_text())["requirements"])
 
 
@@ -72,7 +72,7 @@ def cache_dir() -> Path:
 
 
 def _clean_environ() -> dict[str, str]:
-    """This process's environment without the test venv's activation."""
+    """Return this process's environment without the test venv's activation."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -98,7 +98,7 @@ def _uv(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
 
 
 def base_python() -> str:
-    """The interpreter this venv was made from: a user's venv uses the system Python."""
+    """Return the interpreter this venv was made from: a user's venv uses the system Python."""
     return str(
         Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
     )
@@ -133,7 +133,7 @@ def _keep(target: Path, content: str) -> None:
 
 
 def ha_constraints(ha_version: str) -> Path:
-    """That version's homeassistant/package_constraints.txt (it ships inside the wheel)."""
+    """Return that version's homeassistant/package_constraints.txt (it ships inside the wheel)."""
     constraints = _version_dir(ha_version) / "package_constraints.txt"
     if not constraints.exists():
         with tempfile.TemporaryDirectory(dir=constraints.parent) as unpacked:
@@ -158,8 +158,10 @@ def ha_constraints(ha_version: str) -> Path:
 
 
 def ha_lock(ha_version: str) -> Path:
-    """What Home Assistant's own images install for that version: `homeassistant` under its
-    package_constraints.txt (core's requirements.txt starts with `-c`); resolved once and kept."""
+    """Return what Home Assistant's own images install for that version.
+
+    That is `homeassistant` under its package_constraints.txt (core's requirements.txt starts with `-c`); resolved once and kept.
+    """
     lock = _version_dir(ha_version) / "requirements.txt"
     if not lock.exists():
         compiled = _uv(
@@ -181,9 +183,11 @@ def ha_lock(ha_version: str) -> Path:
 
 
 def started_lock(ha_version: str) -> Path:
-    """The same install after Home Assistant's first start, when it installs its own integrations'
-    requirements (the frontend, assist...; its images ship them). Made once per version by starting
-    it with nothing of ours, but with `ssdp`, our after-dependency, configured."""
+    """Return the same install after Home Assistant's first start.
+
+    Then it installs its own integrations' requirements (the frontend, assist...; its images ship them). Made once per version by starting
+    it with nothing of ours, but with `ssdp`, our after-dependency, configured.
+    """
     lock = _version_dir(ha_version) / "after-first-start.txt"
     if lock.exists():
         return lock
@@ -210,7 +214,7 @@ def started_lock(ha_version: str) -> Path:
 
 
 def sync_venv(venv: Path, lock: Path) -> None:
-    """A new venv holding exactly `lock`, hard-linked from uv's cache (seconds once cached)."""
+    """Make a new venv holding exactly `lock`, hard-linked from uv's cache (seconds once cached)."""
     shutil.rmtree(venv, ignore_errors=True)
     _uv(["venv", "--quiet", "--python", base_python(), str(venv)])
     sync = ["pip", "sync", "--quiet", "--python", str(venv / "bin" / "python"), str(lock)]
@@ -221,14 +225,16 @@ def sync_venv(venv: Path, lock: Path) -> None:
 
 
 def make_ha_venv(venv: Path, ha_version: str) -> None:
-    """A new venv with Home Assistant as after its first start (`started_lock`), nothing of ours."""
+    """Make a new venv with Home Assistant as after its first start (`started_lock`), nothing of ours."""
     sync_venv(venv, started_lock(ha_version))
     (venv / ".homeassistant-version").write_text(ha_version)
 
 
 def ensure_ha_venv(venv: Path, ha_version: str) -> None:
-    """Keep an existing venv of that version as it is, with whatever Home Assistant installed;
-    a new one is as after Home Assistant's first start, with nothing of ours."""
+    """Keep an existing venv of that version, or make a new one.
+
+    An existing one stays as it is, with whatever Home Assistant installed; a new one is as after Home Assistant's first start, with nothing of ours.
+    """
     stamp = venv / ".homeassistant-version"
     if not (
         stamp.exists() and stamp.read_text() == ha_version and (venv / "bin" / "hass").exists()
@@ -237,14 +243,16 @@ def ensure_ha_venv(venv: Path, ha_version: str) -> None:
 
 
 def installed_version(venv: Path, distribution: str) -> str | None:
-    """A distribution's version in that venv, or None."""
+    """Return a distribution's version in that venv, or None."""
     result = subprocess.run(
         [
             str(venv / "bin" / "python"),
             "-c",
-            "import importlib.metadata as m, sys\n"
-            "try: print(m.version(sys.argv[1]))\n"
-            "except m.PackageNotFoundError: pass",
+            (
+                "import importlib.metadata as m, sys\n"
+                "try: print(m.version(sys.argv[1]))\n"
+                "except m.PackageNotFoundError: pass"
+            ),
             distribution,
         ],
         env=_clean_environ(),
@@ -280,7 +288,7 @@ def prepare_config_dir(
     link: bool,
     domains: Iterable[str],
 ) -> None:
-    """Custom components (symlinked for development, copied like HACS does), YAML, HTTP settings."""
+    """Prepare custom components (symlinked for development, copied like HACS does), YAML, HTTP settings."""
     custom = config_dir / "custom_components"
     custom.mkdir(parents=True, exist_ok=True)
     for name in components:
@@ -347,14 +355,17 @@ class Ports:
 
     @property
     def url(self) -> str:
+        """Return Home Assistant's URL."""
         return f"http://{LOOPBACK}:{self.http}"
 
     @property
     def moto_url(self) -> str:
+        """Return the moto server's URL."""
         return f"http://{LOOPBACK}:{self.moto}"
 
     @property
     def iot_url(self) -> str:
+        """Return the IoT emulator's WebSocket URL."""
         return f"ws://{LOOPBACK}:{self.iot}/mqtt"
 
 
@@ -385,7 +396,7 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float) -> None:
 
 
 def home_assistant_env(venv: Path, extra: Mapping[str, str]) -> dict[str, str]:
-    """An activated venv, as a user starts `hass`."""
+    """Return an activated venv, as a user starts `hass`."""
     env = _uv_env()
     env["VIRTUAL_ENV"] = str(venv)
     env["PATH"] = os.pathsep.join([str(venv / "bin"), env.get("PATH", "/usr/bin:/bin")])
@@ -404,8 +415,10 @@ def start_home_assistant(
 
 
 def listening(port: int) -> bool:
-    """Whether a TCP socket listens on `port`, read from /proc/net/tcp on Linux: connecting to
-    probe would make the emulator's WebSocket server log a failed handshake."""
+    """Tell whether a TCP socket listens on `port`.
+
+    Read from /proc/net/tcp on Linux: connecting to probe would make the emulator's WebSocket server log a failed handshake.
+    """
     tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
     if not tables[0].exists():
         with socket.socket() as probe:
@@ -448,9 +461,11 @@ def wait_for_log(
 
 @dataclass
 class DevStack:
-    """The local AWS IoT emulation, simulated boards and a user's Home Assistant, as processes,
-    each in its own session, stopped one by one (Home Assistant first) by their process ids.
-    Their output goes where ours goes; Home Assistant's log is also in its config dir."""
+    """The local AWS IoT emulation, simulated boards and a user's Home Assistant, as processes.
+
+    Each in its own session, stopped one by one (Home Assistant first) by their process ids.
+    Their output goes where ours goes; Home Assistant's log is also in its config dir.
+    """
 
     ha_venv: Path
     config_dir: Path
@@ -458,7 +473,8 @@ class DevStack:
     boards: int
     _processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
 
-    def __enter__(self) -> DevStack:
+    def __enter__(self) -> Self:
+        """Start the stack; stop what started if starting fails."""
         try:
             self.start()
         except BaseException:
@@ -467,6 +483,7 @@ class DevStack:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        """Stop the stack."""
         self.stop()
 
     def _start(
@@ -477,6 +494,7 @@ class DevStack:
         return process
 
     def start(self) -> None:
+        """Start the emulator, the boards and Home Assistant."""
         python, ports = sys.executable, self.ports
         emulator = self._start(
             "iot-emulator",
@@ -520,6 +538,7 @@ class DevStack:
         )
 
     def stop(self) -> None:
+        """Stop every process, Home Assistant first."""
         for name, process in reversed(self._processes):
             stop_process(process, timeout=60 if name == "home-assistant" else 15)
         self._processes.clear()

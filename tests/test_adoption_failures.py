@@ -8,22 +8,20 @@ from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
 
-from homeassistant.config_entries import SOURCE_SSDP
-from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import device_registry as dr
-from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.konnected_aws.cloud.errors import CloudError
 from custom_components.konnected_aws.const import DOMAIN
 from devtools.board_simulator import SimulatedBoard
 from devtools.iot_emulator import IotEmulator
+from homeassistant.config_entries import SOURCE_SSDP
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr
+from homeassistant.util import dt as dt_util
 
 from .conftest import BoardFactory
 from .test_end_to_end import MAC, setup_account, ssdp_info
-
-
 
 
 async def confirm(hass: HomeAssistant, board: SimulatedBoard) -> tuple[str, dict[str, object]]:

@@ -5,18 +5,24 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from custom_components.konnected_aws.const import DOMAIN
+from custom_components.konnected_aws.iot.messages import ZoneState
+from devtools.iot_emulator import IotEmulator
 from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigEntry, ConfigSubentry
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 
-from custom_components.konnected_aws.const import DOMAIN
-from custom_components.konnected_aws.iot.messages import ZoneState
-from devtools.iot_emulator import IotEmulator
-
 from .conftest import BoardFactory
-from .test_end_to_end import MAC, adopt, configure_zones, entity_id, setup_account, wait_for
+from .test_end_to_end import (
+    MAC,
+    adopt,
+    configure_zones,
+    entity_id,
+    setup_account,
+    wait_for,
+)
 
 OTHER_BOARDS = 50
 

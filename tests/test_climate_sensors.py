@@ -3,14 +3,13 @@ shown as sensors; a DS18B20 probe that appears later gets its own entity."""
 
 from __future__ import annotations
 
+from custom_components.konnected_aws.const import DOMAIN
+from devtools.iot_emulator import IotEmulator
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.const import UnitOfTemperature
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
-
-from custom_components.konnected_aws.const import DOMAIN
-from devtools.iot_emulator import IotEmulator
 
 from .conftest import BoardFactory
 from .test_end_to_end import MAC, configure_zones, setup_account, wait_for

@@ -3,23 +3,35 @@ zone changes, discovery updates, diagnostics and removal."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
+import json
 from unittest.mock import patch
 
-from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, SOURCE_SSDP, SOURCE_USER
-from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import entity_registry as er
-
-from custom_components.konnected_aws.cloud import CloudAccount
-from custom_components.konnected_aws.cloud.errors import InvalidCredentialsError, MissingPermissionError
+from custom_components.konnected_aws import const
 from custom_components.konnected_aws.adoption import async_read_board
+from custom_components.konnected_aws.cloud import CloudAccount
+from custom_components.konnected_aws.cloud.errors import (
+    InvalidCredentialsError,
+    MissingPermissionError,
+)
 from custom_components.konnected_aws.config_flow import KonnectedAwsConfigFlow
 from custom_components.konnected_aws.const import DOMAIN
-from custom_components.konnected_aws.diagnostics import async_get_config_entry_diagnostics
+from custom_components.konnected_aws.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 from devtools.board_simulator import SimulatedBoard, Timing
 from devtools.iot_emulator import IotEmulator
+from homeassistant.config_entries import (
+    SOURCE_IGNORE,
+    SOURCE_REAUTH,
+    SOURCE_RECONFIGURE,
+    SOURCE_SSDP,
+    SOURCE_USER,
+    ConfigEntryState,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 
 from .conftest import FAST, BoardFactory
 from .test_end_to_end import (
@@ -94,8 +106,6 @@ async def test_one_account_only_and_ignored_boards_do_not_count(
     hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
 ) -> None:
     """A second account is refused clearly; an ignored discovery never stops adoption."""
-    from homeassistant.config_entries import SOURCE_IGNORE
-
     board = await make_board(MAC)
     ignored = await make_board(OTHER_MAC)
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(ignored))
@@ -283,11 +293,6 @@ async def test_revoked_bridge_raises_a_repair_fixed_by_reconfigure(
     hass: HomeAssistant, iot_emulator: IotEmulator
 ) -> None:
     """A revoked bridge principal: setup retries with a repair issue; reconfigure fixes it."""
-    from homeassistant.config_entries import ConfigEntryState
-    from homeassistant.helpers import issue_registry as ir
-
-    from custom_components.konnected_aws import const
-
     entry_id = await setup_account(hass, iot_emulator)
     entry = hass.config_entries.async_get_entry(entry_id)
     assert entry is not None

@@ -6,8 +6,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import aiohttp
 import aiomqtt
 import pytest
+
+from custom_components.konnected_aws.cloud.signing import generate_key_pair, sign_token
+from custom_components.konnected_aws.const import DOMAIN
+from devtools.board_simulator import SimulatedBoard
+from devtools.iot_emulator import IotEmulator
 from homeassistant.config_entries import (
     SOURCE_SSDP,
     SOURCE_USER,
@@ -20,11 +26,6 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.service_info.ssdp import SsdpServiceInfo
-
-from custom_components.konnected_aws.cloud.signing import generate_key_pair, sign_token
-from custom_components.konnected_aws.const import DOMAIN
-from devtools.board_simulator import SimulatedBoard
-from devtools.iot_emulator import IotEmulator
 
 from .conftest import BoardFactory
 
@@ -195,19 +196,18 @@ async def test_a_board_with_another_boards_token_is_refused(
         return sign_token(generate_key_pair().private_pem, token)
 
     denied_before = len(iot_emulator.denials)
-    async with aiomqtt_session() as session:
-        async with session.put(
-            f"http://127.0.0.1:{intruder.http_port}/settings",
-            json=provision(token, forged_signature(token)),
-        ) as response:
-            assert response.status == 200
+    async with aiomqtt_session() as session, session.put(
+        f"http://127.0.0.1:{intruder.http_port}/settings",
+        json=provision(token, forged_signature(token)),
+    ) as response:
+        assert response.status == 200
     await asyncio.sleep(1.0)
     assert not intruder.mqtt_connected.is_set()
 
     # With the other board's valid token it is that board's principal: only that board's
     # topics are allowed, and touching any other gets the connection dropped.
     rogue = iot_emulator.mqtt_client(token, signature)
-    with pytest.raises(aiomqtt.MqttError):
+    with pytest.raises(aiomqtt.MqttError):  # noqa: PT012 - the emulator drops the session at some point inside it
         async with rogue:
             await rogue.subscribe(f"konnected/{intruder.device_id}/switch", qos=1)
             await rogue.publish(f"konnected/{intruder.device_id}/sensor", b'{"zone":1,"state":1}', qos=1)
@@ -219,8 +219,6 @@ async def test_a_board_with_another_boards_token_is_refused(
 
 def aiomqtt_session():  # type: ignore[no-untyped-def]
     """A plain aiohttp session for talking to the simulated board like a user would."""
-    import aiohttp
-
     return aiohttp.ClientSession()
 
 

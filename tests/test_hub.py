@@ -6,21 +6,28 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
+import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.konnected_aws.const import BOARD_OFFLINE_AFTER
-from custom_components.konnected_aws.hub import HEARTBEAT_KEY, KonnectedHub, signal_new_probe
-from custom_components.konnected_aws.iot.connection import BridgeConnection, BridgeCredentials
+from custom_components.konnected_aws.hub import (
+    HEARTBEAT_KEY,
+    KonnectedHub,
+    signal_new_probe,
+)
+from custom_components.konnected_aws.iot.connection import (
+    BridgeConnection,
+    BridgeCredentials,
+)
 from custom_components.konnected_aws.iot.messages import (
     DhtReading,
     Ds18b20Reading,
     Heartbeat,
     ZoneState,
 )
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 
 BOARD = "8840f5209948"
 OTHER = "5ccf7f000001"

@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 import re
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+import pytest
 
 from devtools.user_ha import (
     HA_LOG,

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from custom_components.konnected_aws.addresses import Address
+from custom_components.konnected_aws.const import DOMAIN
+from devtools.iot_emulator import IotEmulator
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_SSDP
 from homeassistant.const import STATE_OFF
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 
-from custom_components.konnected_aws.addresses import Address
-from custom_components.konnected_aws.const import DOMAIN
-from devtools.iot_emulator import IotEmulator
-
 from .conftest import BoardFactory
-from .test_end_to_end import MAC, adopted_board, configure_zones, entity_id, ssdp_info, wait_for
+from .test_end_to_end import (
+    MAC,
+    adopted_board,
+    configure_zones,
+    entity_id,
+    ssdp_info,
+    wait_for,
+)
 
 
 async def test_a_spoofed_board_gets_no_token_and_sets_no_state(

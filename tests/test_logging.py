@@ -7,11 +7,11 @@ import json
 import logging
 
 import pytest
-from homeassistant.config_entries import SOURCE_RECONFIGURE
-from homeassistant.core import HomeAssistant
 
 from custom_components.konnected_aws.cloud.signing import sign_token
 from devtools.iot_emulator import IotEmulator
+from homeassistant.config_entries import SOURCE_RECONFIGURE
+from homeassistant.core import HomeAssistant
 
 from .conftest import BoardFactory
 from .test_end_to_end import adopted_board, configure_zones, entity_id, wait_for

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+from pathlib import Path
 import re
 import struct
 import tomllib
-from pathlib import Path
 from typing import Any
+
+from packaging.version import Version
 
 from homeassistant.core import HomeAssistant
 from homeassistant.loader import async_get_integration
-from packaging.version import Version
 
 ROOT = Path(__file__).parent.parent
 INTEGRATION = ROOT / "custom_components" / "konnected_aws"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import issue_registry as ir
-
 from custom_components.konnected_aws.const import DOMAIN
 from custom_components.konnected_aws.repairs import async_create_fix_flow
 from devtools.iot_emulator import IotEmulator
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
 
 from .test_end_to_end import setup_account
 

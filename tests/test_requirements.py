@@ -12,21 +12,21 @@ own installer against PyPI.
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass, field
 import importlib.metadata
 import importlib.util
+from pathlib import Path
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import cast
 
-import pytest
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.specifiers import Specifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
+import pytest
 
 from devtools.user_ha import COMPONENTS, manifest_requirements, suite_ha_version
 
@@ -43,7 +43,7 @@ def ha_constraints_file() -> Path:
 def parse_constraints(text: str) -> dict[NormalizedName, list[Requirement]]:
     """Constraint lines by distribution name (markers evaluated for this interpreter)."""
     constraints: dict[NormalizedName, list[Requirement]] = {}
-    environment = cast(dict[str, str], default_environment())
+    environment = cast("dict[str, str]", default_environment())
     for raw_line in text.splitlines():
         line = raw_line.split("#", 1)[0].strip()
         if not line:
@@ -215,9 +215,11 @@ def test_test_environment_follows_home_assistant_constraints() -> None:
     off = []
     for distribution in importlib.metadata.distributions():
         name = canonicalize_name(distribution.metadata["Name"])
-        for constraint in constraints.get(name, []):
-            if not constraint.specifier.contains(distribution.version, prereleases=True):
-                off.append(f"{name} {distribution.version} (Home Assistant: {constraint})")
+        off.extend(
+            f"{name} {distribution.version} (Home Assistant: {constraint})"
+            for constraint in constraints.get(name, [])
+            if not constraint.specifier.contains(distribution.version, prereleases=True)
+        )
     assert not off, off
     for requirement in _requirements():
         assert requirement.specifier.contains(

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 
-from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
-
 from custom_components.konnected_aws import async_remove_config_entry_device
 from custom_components.konnected_aws.const import DOMAIN
 from custom_components.konnected_aws.diagnostics import async_get_device_diagnostics
 from devtools.iot_emulator import IotEmulator
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 
 from .conftest import BoardFactory
 from .test_end_to_end import adopted_board, setup_account
-
 
 
 async def test_missing_authorizer_key_retries_setup(hass: HomeAssistant, iot_emulator: IotEmulator) -> None:

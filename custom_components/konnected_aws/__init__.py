@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import secrets
 import asyncio
+import secrets
 from urllib.parse import urlsplit
 
 from homeassistant.config_entries import SOURCE_SSDP
@@ -17,6 +17,7 @@ from homeassistant.util.ssl import get_default_context
 from .addresses import AddressGuard
 from .adoption import board_client
 from .board import BoardError
+from .boards import async_reset_board, async_sync_boards
 from .cloud import CloudAccount
 from .cloud.errors import CloudError, InvalidCredentialsError
 from .cloud.signing import sign_token
@@ -32,12 +33,11 @@ from .const import (
     LOGGER,
     SSDP_SEARCH_TARGET,
 )
-from .boards import async_reset_board, async_sync_boards
 from .hub import BoardState, KonnectedHub
-from .legacy import async_offer_legacy_boards
-from .repairs import async_check_stored_keys
-from .orphans import OrphanRegistrations
 from .iot.connection import BridgeConnection, BridgeCredentials, iot_url
+from .legacy import async_offer_legacy_boards
+from .orphans import OrphanRegistrations
+from .repairs import async_check_stored_keys
 from .runtime import BoardInfo, KonnectedConfigEntry, KonnectedRuntime, adopted_boards
 from .zones import ZoneType
 
@@ -132,7 +132,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) ->
 
 
 async def _async_ssdp_discoveries(hass: HomeAssistant) -> list[SsdpServiceInfo]:
-    """What HA's SSDP scanner currently knows of Konnected boards."""
+    """Return what HA's SSDP scanner currently knows of Konnected boards."""
     if "ssdp" not in hass.config.components:
         return []
     from homeassistant.components import ssdp  # noqa: PLC0415 - only when HA loaded it
@@ -159,7 +159,7 @@ async def _async_offer_discovered_boards(hass: HomeAssistant, boards: dict[str, 
 
 
 async def _async_bridge_refused(hass: HomeAssistant, cloud: CloudAccount, entry: KonnectedConfigEntry) -> bool:
-    """True when AWS no longer knows Home Assistant's bridge principal (revoked or deleted)."""
+    """Tell whether AWS no longer knows Home Assistant's bridge principal (revoked or deleted)."""
     try:
         record = await hass.async_add_executor_job(cloud.registry.get, entry.data[CONF_BRIDGE_ID])
     except CloudError:
@@ -182,7 +182,7 @@ def _remembered_boards(hass: HomeAssistant, entry_id: str) -> dict[str, BoardSta
 
 
 async def _async_entry_updated(hass: HomeAssistant, entry: KonnectedConfigEntry) -> None:
-    """New keys or endpoints need a reload (one); board changes are applied in place."""
+    """Reload once for new keys or endpoints; apply board changes in place."""
     if dict(entry.data) != entry.runtime_data.entry_data:
         hass.config_entries.async_schedule_reload(entry.entry_id)
         return
@@ -190,7 +190,7 @@ async def _async_entry_updated(hass: HomeAssistant, entry: KonnectedConfigEntry)
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) -> None:
-    """Removing the account revokes the bridge and every board it adopted."""
+    """Revoke the bridge and every board it adopted when the account is removed."""
     hass.data.get(DOMAIN, {}).pop(entry.entry_id, None)
     orphans = OrphanRegistrations(hass, entry.entry_id)
     left_over = await orphans.async_ids()
@@ -218,7 +218,7 @@ def _async_remove_stale_devices(
 async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: KonnectedConfigEntry, device: dr.DeviceEntry
 ) -> bool:
-    """A board's device can be deleted only by removing its board (which revokes it in AWS)."""
+    """Allow deleting a board's device only by removing its board (which revokes it in AWS)."""
     return not any(
         domain == DOMAIN and key in entry.runtime_data.boards for domain, key in device.identifiers
     )

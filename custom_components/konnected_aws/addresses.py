@@ -27,11 +27,12 @@ class Address:
     port: int
 
     def __str__(self) -> str:
+        """Return `host:port`."""
         return f"{self.host}:{self.port}"
 
 
 def heartbeat_address(status: dict[str, object]) -> Address | None:
-    """The address a heartbeat reports (`ip`, `port` of the firmware's status document)."""
+    """Return the address a heartbeat reports (`ip`, `port` of the firmware's status document)."""
     host, port = status.get("ip"), status.get("port")
     if isinstance(host, str) and host and isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
         return Address(host, port)
@@ -51,12 +52,12 @@ class AddressGuard:
         self._reported: dict[str, Address] = {}
 
     def pending(self, board_id: str) -> Address | None:
-        """An address waiting for the board's confirmation (for diagnostics and tests)."""
+        """Return an address waiting for the board's confirmation (for diagnostics and tests)."""
         return self._answering.get(board_id)
 
     @callback
     def async_answered_at(self, board_id: str, address: Address) -> None:
-        """The device at `address` answered with the board's MAC (discovery or typed by hand)."""
+        """Note that the device at `address` answered with the board's MAC (discovery or typed by hand)."""
         if self._stored(board_id) == address:
             self._answering.pop(board_id, None)
             return
@@ -71,7 +72,7 @@ class AddressGuard:
 
     @callback
     def async_heartbeat(self, board_id: str, status: dict[str, object]) -> None:
-        """A heartbeat arrived through AWS IoT: the board itself says where it is."""
+        """Take the address of a heartbeat that arrived through AWS IoT: the board itself says where it is."""
         address = heartbeat_address(status)
         if address is None or address == self._stored(board_id):
             self._reported.pop(board_id, None)

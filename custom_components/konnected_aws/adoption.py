@@ -49,7 +49,7 @@ class AdoptionError(Exception):
 
 
 def board_client(hass: HomeAssistant, host: str, port: int) -> BoardClient:
-    """A client for a board on the local network, on Home Assistant's shared session."""
+    """Return a client for a board on the local network, on Home Assistant's shared session."""
     return BoardClient(host, port, async_get_clientsession(hass))
 
 
@@ -71,7 +71,7 @@ async def async_read_board(hass: HomeAssistant, host: str, port: int) -> BoardSt
 def subentry_data(
     status: BoardStatus, host: str, port: int, zones: dict[str, ZoneConfig], *, blink: bool
 ) -> dict[str, Any]:
-    """What a board's subentry stores (no secrets: the token lives in AWS only)."""
+    """Return what a board's subentry stores (no secrets: the token lives in AWS only)."""
     return {
         CONF_BLINK: blink,
         CONF_BOARD_ID: status.board_id,
@@ -149,7 +149,7 @@ async def async_adopt_board(
     try:
         await _async_provision(hass, entry, host, port, board_id, credentials.token, zones, blink=blink)
         if not await hub.async_wait_for_report(board_id, first_report, BOARD_ONLINE_TIMEOUT):
-            raise AdoptionError("board_not_online")
+            raise AdoptionError("board_not_online")  # noqa: TRY301 - the except below undoes the registration for this failure too
     except BaseException:
         first_report.cancel()
         hub.forget_board(board_id)

@@ -12,8 +12,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .entity import KonnectedEntity
 from .hub import KonnectedHub
-from .runtime import BoardInfo, KonnectedConfigEntry
 from .platform import async_setup_board_platform
+from .runtime import BoardInfo, KonnectedConfigEntry
 from .zones import ZoneConfig, ZoneType
 
 # Entities only receive pushed reports; nothing to throttle.

@@ -9,17 +9,20 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .board import BoardClient, BoardError, BoardLockedError
-
 from .const import DOMAIN, LOGGER
 from .orphans import async_remove_from_aws
+from .runtime import BoardInfo, KonnectedConfigEntry, adopted_boards
 
 # How long a removal keeps trying to reach a board that restarts every few seconds.
 RESET_RETRY_FOR = 20.0
-from .runtime import BoardInfo, KonnectedConfigEntry, adopted_boards
 
 
 async def async_sync_boards(hass: HomeAssistant, entry: KonnectedConfigEntry) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
+from collections.abc import Mapping
 from dataclasses import replace
 from functools import partial
+import os
 import secrets
-from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -48,42 +48,41 @@ from .adoption import (
     check_supported,
 )
 from .board import BoardStatus, find_board_port, is_supported, zones_for_model
-from .cloud import (
-    AwsCredentials,
-    CloudAccount,
-    SetupStep,
-    StepState,
-    progress_fraction,
-)
+from .cloud import AwsCredentials, CloudAccount, SetupStep, StepState, progress_fraction
 from .cloud.errors import CloudError, InvalidCredentialsError, MissingPermissionError
-from .legacy import LEGACY_ENTRY_ID, async_finish_board, async_move_registry_entries, legacy_board
 from .const import (
     CONF_ACCESS_KEY_ID,
     CONF_ACCOUNT_ID,
     CONF_ADVANCED,
     CONF_AUTHORIZER_NAME,
     CONF_AWS_ENDPOINT_URL,
+    CONF_BLINK,
     CONF_BOARD_ID,
     CONF_BRIDGE_ID,
     CONF_BRIDGE_TOKEN,
-    CONF_BLINK,
     CONF_IOT_ENDPOINT,
     CONF_IOT_URL,
     CONF_KEY_KIND,
     CONF_KEY_SOURCE,
     CONF_MODEL,
-    CONF_RUNTIME_USER_ARN,
-    DEFAULT_AUTHORIZER_NAME,
-    KEY_KIND_RUNTIME,
-    KEY_KIND_SETUP,
     CONF_REGION,
+    CONF_RUNTIME_USER_ARN,
     CONF_SECRET_ACCESS_KEY,
     CONF_ZONES,
+    DEFAULT_AUTHORIZER_NAME,
     DOMAIN,
     ENV_AWS_ENDPOINT_URL,
     ENV_IOT_URL,
+    KEY_KIND_RUNTIME,
+    KEY_KIND_SETUP,
     LOGGER,
     SUBENTRY_BOARD,
+)
+from .legacy import (
+    LEGACY_ENTRY_ID,
+    async_finish_board,
+    async_move_registry_entries,
+    legacy_board,
 )
 from .runtime import KonnectedConfigEntry
 from .zone_form import (
@@ -92,7 +91,13 @@ from .zone_form import (
     zone_types_schema,
     zones_from_settings,
 )
-from .zones import ZoneConfig, ZoneType, default_zones, needs_reprovisioning, zones_from_data
+from .zones import (
+    ZoneConfig,
+    ZoneType,
+    default_zones,
+    needs_reprovisioning,
+    zones_from_data,
+)
 
 # Setup waits up to 20 s for the bridge to connect; allow that plus the unload.
 ACCOUNT_RELOAD_TIMEOUT = 30.0
@@ -117,7 +122,7 @@ def credentials_from(data: Mapping[str, Any]) -> AwsCredentials:
 
 
 def cloud_account_for(data: Mapping[str, Any]) -> CloudAccount:
-    """The cloud layer for an entry's data; a custom AWS endpoint is for emulators only."""
+    """Return the cloud layer for an entry's data; a custom AWS endpoint is for emulators only."""
     return CloudAccount(credentials_from(data), endpoint_url=data.get(CONF_AWS_ENDPOINT_URL) or None)
 
 
@@ -175,7 +180,7 @@ def _check_account_input(data: Mapping[str, Any]) -> dict[str, str]:
 
 
 async def _async_verify(hass: HomeAssistant, data: Mapping[str, Any]) -> tuple[str | None, dict[str, str]]:
-    """The account id, or a form error key."""
+    """Return the account id, or a form error key."""
     try:
         account_id = await hass.async_add_executor_job(cloud_account_for(data).verify)
     except InvalidCredentialsError:
@@ -340,13 +345,13 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_update_reload_and_abort(entry, data=data)
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
-        """The stored keys stopped working."""
+        """Handle stored keys that stopped working."""
         return await self.async_step_reauth_confirm()
 
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """The stored run-time key was refused: setup keys make a new one, or enter run-time keys."""
+        """Handle a refused stored run-time key: setup keys make a new one, or enter run-time keys."""
         entry = self._get_reauth_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -398,7 +403,7 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
     # --- boards found on the network ------------------------------------------------------
 
     async def async_step_ssdp(self, discovery_info: SsdpServiceInfo) -> ConfigFlowResult:
-        """A board answered SSDP: update a known board's address or offer to adopt it."""
+        """Handle a board that answered SSDP: update a known board's address or offer to adopt it."""
         location = urlsplit(discovery_info.ssdp_location or "")
         upnp = discovery_info.upnp
         if not location.hostname:
@@ -472,7 +477,7 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
     # --- boards of the removed core `konnected` integration ---------------------------------
 
     async def async_step_integration_discovery(self, discovery_info: dict[str, Any]) -> ConfigFlowResult:
-        """A board the old Konnected integration ran: offer it with everything it had."""
+        """Handle a board the old Konnected integration ran: offer it with everything it had."""
         board, _plan = legacy_board(self.hass, discovery_info[LEGACY_ENTRY_ID])
         if board is None:
             return self.async_abort(reason="not_supported")
@@ -503,7 +508,7 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
             try:
                 status = await async_read_board(self.hass, board.host, board.port)
                 if status.board_id != board.board_id:
-                    raise AdoptionError("wrong_board")
+                    raise AdoptionError("wrong_board")  # noqa: TRY301 - shown by the except below like every adoption error
                 zones = {
                     zone: replace(migrated.config, actions=migrated.actions) for zone, migrated in board.zones.items()
                 }
@@ -540,7 +545,7 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     async def async_step_adopt(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """The confirmation form of a discovered board, once an account exists."""
+        """Show the confirmation form of a discovered board, once an account exists."""
         return await self.async_step_discovery_confirm(user_input)
 
 
@@ -556,7 +561,7 @@ def _account_entries(hass: HomeAssistant) -> list[ConfigEntry]:
 
 @callback
 def _async_adopted_subentry(hass: HomeAssistant, board_id: str) -> ConfigSubentry | None:
-    """The board's subentry, if it is adopted."""
+    """Return the board's subentry, if it is adopted."""
     for entry in _account_entries(hass):
         for subentry in entry.subentries.values():
             if subentry.subentry_type == SUBENTRY_BOARD and subentry.unique_id == board_id:
@@ -566,13 +571,13 @@ def _async_adopted_subentry(hass: HomeAssistant, board_id: str) -> ConfigSubentr
 
 @callback
 def _async_abort_discovery_of(hass: HomeAssistant, board_id: str) -> None:
-    """A board adopted by address: its Discovered card would only confuse; take it away."""
+    """Abort the discovery of a board adopted by address: its Discovered card would only confuse; take it away."""
     for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN, match_context={"unique_id": board_id}):
         hass.config_entries.flow.async_abort(flow["flow_id"])
 
 
 async def _async_account_entry(hass: HomeAssistant) -> KonnectedConfigEntry | None:
-    """The account entry once loaded.
+    """Return the account entry once loaded.
 
     An entry being reloaded (new keys) is waited for (bounded) instead of refusing the click.
     """
@@ -588,12 +593,12 @@ async def _async_account_entry(hass: HomeAssistant) -> KonnectedConfigEntry | No
                 await asyncio.sleep(0.2)
     except TimeoutError:
         return None
-    return cast(KonnectedConfigEntry, entry)
+    return cast("KonnectedConfigEntry", entry)
 
 
 @callback
 def _async_update_known_board(hass: HomeAssistant, board_id: str, host: str, port: int) -> bool:
-    """An adopted board answered at an address: remember it until the board itself confirms it.
+    """Handle an adopted board that answered at an address: remember it until the board itself confirms it.
 
     The caller has seen the board's MAC there, which any LAN device can claim, so the address
     is only stored once the board's heartbeat through AWS IoT reports it too (addresses.py).
@@ -603,7 +608,7 @@ def _async_update_known_board(hass: HomeAssistant, board_id: str, host: str, por
             if subentry.unique_id != board_id:
                 continue
             if entry.state is ConfigEntryState.LOADED:
-                guard = cast(KonnectedConfigEntry, entry).runtime_data.addresses
+                guard = cast("KonnectedConfigEntry", entry).runtime_data.addresses
                 if guard is not None:
                     guard.async_answered_at(board_id, Address(host, port))
             return True
@@ -629,7 +634,7 @@ class BoardSubentryFlow(ConfigSubentryFlow):
         entry = self._get_entry()
         if entry.state is not ConfigEntryState.LOADED:
             return None
-        return cast(KonnectedConfigEntry, entry)
+        return cast("KonnectedConfigEntry", entry)
 
     def _zone_names(self) -> tuple[str, ...]:
         if self._status is not None:
@@ -649,7 +654,7 @@ class BoardSubentryFlow(ConfigSubentryFlow):
                 port = await find_board_port(host)
             try:
                 if port is None:
-                    raise AdoptionError("port_not_found")
+                    raise AdoptionError("port_not_found")  # noqa: TRY301 - shown by the except below like every adoption error
                 status = await async_read_board(self.hass, host, port)
                 check_supported(status)
             except AdoptionError as err:

@@ -139,14 +139,16 @@ class KonnectedHub:
         return lambda: entities.discard(entity)
 
     def entities_of(self, board_id: str) -> list[KonnectedEntity]:
-        """A board's entities currently in Home Assistant."""
+        """Return a board's entities currently in Home Assistant."""
         return list(self._entities.get(board_id, ()))
 
     @callback
     def async_add_listener(
         self, board_id: str, update: CALLBACK_TYPE, key: str | None = None
     ) -> CALLBACK_TYPE:
-        """Call `update` when reports about `key` (a zone id or HEARTBEAT_KEY) arrive, and
+        """Call `update` on reports about `key` and on availability changes.
+
+        `update` runs when reports about `key` (a zone id or HEARTBEAT_KEY) arrive, and
         whenever the board's or the bridge's availability changes; `key` None: only then.
 
         Keyed listeners keep a report's cost to the entities it concerns, not the whole board.
@@ -247,7 +249,7 @@ class KonnectedHub:
 
     @callback
     def async_expect_report(self, board_id: str) -> asyncio.Future[None]:
-        """A future resolved by the next report from the board through AWS IoT.
+        """Return a future resolved by the next report from the board through AWS IoT.
 
         Made before provisioning (the board may report within seconds of restarting), awaited
         with `async_wait_for_report` once provisioning is done.

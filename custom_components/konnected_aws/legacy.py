@@ -1,5 +1,6 @@
-"""Coming from the removed core `konnected` integration: offer its boards, then move what the
-user built (entity ids, names, areas, icons, disabled state, the device's area and name) over.
+"""Coming from the removed core `konnected` integration.
+
+Offer its boards, then move what the user built (entity ids, names, areas, icons, disabled state, the device's area and name) over.
 
 The conversion itself is `migration.py` (pure); this module only acts on Home Assistant.
 """
@@ -8,10 +9,20 @@ from __future__ import annotations
 
 from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 
 from .const import DOMAIN, LOGGER
-from .migration import OLD_DOMAIN, BoardMigration, MigrationPlan, Unsupported, async_plan_from_hass
+from .migration import (
+    OLD_DOMAIN,
+    BoardMigration,
+    MigrationPlan,
+    Unsupported,
+    async_plan_from_hass,
+)
 from .runtime import BoardInfo, KonnectedConfigEntry
 
 # What the legacy discovery flow is started with.
@@ -22,7 +33,7 @@ BOARD_WIDE = frozenset({Unsupported.PRO_BOARD, Unsupported.NOT_A_MAC})
 
 @callback
 def async_offer_legacy_boards(hass: HomeAssistant, entry: KonnectedConfigEntry) -> None:
-    """A card per board of the old integration that is not adopted yet."""
+    """Offer a card per board of the old integration that is not adopted yet."""
     adopted = {subentry.unique_id for subentry in entry.subentries.values()}
     plan = async_plan_from_hass(hass)
     for board in plan.boards:
@@ -40,7 +51,7 @@ def async_offer_legacy_boards(hass: HomeAssistant, entry: KonnectedConfigEntry) 
 
 
 def legacy_board(hass: HomeAssistant, legacy_entry_id: str) -> tuple[BoardMigration | None, MigrationPlan]:
-    """The old entry's board as this integration would adopt it, and the whole plan."""
+    """Return the old entry's board as this integration would adopt it, and the whole plan."""
     plan = async_plan_from_hass(hass)
     board = next((board for board in plan.boards if board.entry_id == legacy_entry_id), None)
     return board, plan

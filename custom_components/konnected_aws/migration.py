@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any, Final, NamedTuple, Self
+from typing import Any, Final, NamedTuple
 
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 
 from .board import zones_for_model
 from .board.models import BoardDataError, board_id_from_mac
@@ -209,7 +208,7 @@ def plan_migration(
 
 
 def entry_options(entry: OldEntry) -> Mapping[str, Any]:
-    """The settings in force: options, or `default_options` for a YAML import (panel.py:71-73)."""
+    """Return the settings in force: options, or `default_options` for a YAML import (panel.py:71-73)."""
     if entry.options:
         return entry.options
     defaults = entry.data.get("default_options")
@@ -260,7 +259,7 @@ class _Malformed(ValueError):
 def convert_zones(
     board_id: str, options: Mapping[str, Any], board_zones: Sequence[str]
 ) -> tuple[dict[str, MigratedZone], list[NotCarried]]:
-    """The `binary_sensors`, `sensors` and `switches` lists → zones (read as panel.py:197-265 does).
+    """Convert the `binary_sensors`, `sensors` and `switches` lists to zones (read as panel.py:197-265 does).
 
     `io` is not read: 2026.5.4 set up entities from the three lists only.
     """
@@ -423,13 +422,16 @@ def _pattern(zone: str, item: Mapping[str, Any]) -> _Pattern:
 
 
 def _trigger(item: Mapping[str, Any]) -> int:
-    """The level that turns the output on: low → 0, anything else 1 (panel.py:292)."""
+    """Return the level that turns the output on: low → 0, anything else 1 (panel.py:292)."""
     return 0 if item.get("activation", "high") in (0, "low") else 1
 
 
 def _name(item: Mapping[str, Any]) -> str | None:
-    """The user's name; absent means 2026.5.4's default "Konnected <id[6:]> ..." (panel.py:205-244),
-    which becomes this integration's own translated zone name instead."""
+    """Return the user's name, or None for the old default.
+
+    Absent means 2026.5.4's default "Konnected <id[6:]> ..." (panel.py:205-244),
+    which becomes this integration's own translated zone name instead.
+    """
     name = item.get("name")
     return name if isinstance(name, str) and name.strip() else None
 
@@ -446,7 +448,7 @@ def _optional_int(value: Any) -> int | None:
 
 
 def new_unique_id(board_id: str, key: str) -> str:
-    """This integration's scheme (entity.py: `<board id>_<key>`)."""
+    """Return the unique id in this integration's scheme (entity.py: `<board id>_<key>`)."""
     return f"{board_id}_{key}"
 
 
@@ -500,7 +502,7 @@ def switch_patterns(zone: str, migrated: MigratedZone) -> list[tuple[str, _Patte
 def map_entity(
     entity: OldEntity, board: BoardMigration, old_id: str, known: Mapping[tuple[str, str], str]
 ) -> EntityMove | None:
-    """The move for one old entity of this board (`known`: `old_unique_ids`), or None."""
+    """Return the move for one old entity of this board (`known`: `old_unique_ids`), or None."""
     new = known.get((entity.domain, entity.unique_id))
     if new is None and entity.domain == "sensor":
         zone = probe_zone(entity, board, old_id)
@@ -512,7 +514,7 @@ def map_entity(
 
 
 def probe_key(address: str) -> str:
-    """A DS18B20 address "28:FF:6C:..." as this integration's key (sensor.py, probe entities)."""
+    """Return a DS18B20 address "28:FF:6C:..." as this integration's key (sensor.py, probe entities)."""
     return address.replace(":", "").lower()
 
 
@@ -527,7 +529,7 @@ def _is_hex(text: str) -> bool:
 
 
 def probe_zone(entity: OldEntity, board: BoardMigration, old_id: str) -> str | None:
-    """The DS18B20 zone of an old probe entity: the only one, or the one its name came from.
+    """Return the DS18B20 zone of an old probe entity: the only one, or the one its name came from.
 
     The old entity's name is "<zone name> Temperature" (sensor.py:121-124), the zone name
     defaulting to "Konnected <id[6:]> Sensor <zone>" (panel.py:242-244).

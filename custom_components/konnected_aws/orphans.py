@@ -7,6 +7,7 @@ if that fails, it at least tries to revoke it, so the token stops working sooner
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -65,10 +66,8 @@ class OrphanRegistrations:
             await self._store.async_save(remaining)
 
     async def _async_revoke(self, cloud: CloudAccount, device_id: str) -> None:
-        try:
+        with contextlib.suppress(CloudError):  # still unreachable: the next retry tries both again
             await self._hass.async_add_executor_job(cloud.registry.revoke, device_id)
-        except CloudError:
-            pass  # still unreachable: the next retry tries both again
 
     @callback
     def async_start(self, cloud: CloudAccount) -> CALLBACK_TYPE:
@@ -81,7 +80,7 @@ class OrphanRegistrations:
         return async_track_time_interval(self._hass, retry, RETRY_INTERVAL)
 
     async def async_remove_store(self) -> None:
-        """The entry is gone: forget the file too."""
+        """Forget the file too: the entry is gone."""
         await self._store.async_remove()
 
 

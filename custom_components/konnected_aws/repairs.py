@@ -10,7 +10,11 @@ from homeassistant import data_entry_flow
 from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.selector import TextSelector, TextSelectorConfig, TextSelectorType
+from homeassistant.helpers.selector import (
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
 
 from .cloud import AwsCredentials, CloudAccount
 from .cloud.errors import CloudError, InvalidCredentialsError, MissingPermissionError
@@ -111,9 +115,9 @@ class ReplaceStoredKeysFlow(RepairsFlow):
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
-    """The fix flow of a repair issue."""
+    """Create the fix flow of a repair issue."""
     entry_id = str((data or {}).get("entry_id"))
     entry = hass.config_entries.async_get_entry(entry_id)
     if entry is None or entry.domain != DOMAIN:
         raise data_entry_flow.UnknownFlow(issue_id)
-    return ReplaceStoredKeysFlow(cast(KonnectedConfigEntry, entry))
+    return ReplaceStoredKeysFlow(cast("KonnectedConfigEntry", entry))

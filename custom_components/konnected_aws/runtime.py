@@ -103,6 +103,7 @@ class KonnectedRuntime:
     sync_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __repr__(self) -> str:
+        """Show the endpoint and boards only."""
         # The private key stays out of logs and tracebacks.
         return f"KonnectedRuntime(iot_url={self.iot_url!r}, boards={list(self.boards)!r})"
 

@@ -75,7 +75,7 @@ class ZoneSwitch(KonnectedEntity, SwitchEntity):
         level = self.board.zone_levels.get(self._zone)
         if level is None:
             return None
-        return level == REPEATING_FOREVER or level == self._config.trigger
+        return level in (REPEATING_FOREVER, self._config.trigger)
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Drive the output to its trigger level (a pulse when momentary is set)."""
@@ -119,15 +119,17 @@ class ZoneSwitch(KonnectedEntity, SwitchEntity):
 
 
 class ZoneActionSwitch(ZoneSwitch):
-    """One more named pattern on an output (like the old integration's `more_states`): on while
-    the output is on, and turning it on sends this action's pattern."""
+    """One more named pattern on an output (like the old integration's `more_states`).
+
+    On while the output is on, and turning it on sends this action's pattern.
+    """
 
     _attr_translation_key = "output_action"
 
     def __init__(
         self, hub: KonnectedHub, info: BoardInfo, zone: str, config: ZoneConfig, action: OutputAction
     ) -> None:
-        """The action's key makes its unique id; its name is what the user called it."""
+        """Make the unique id from the action's key; its name is what the user called it."""
         super().__init__(hub, info, zone, config, key=f"{zone}_{action.key}")
         self._action = action
         self._attr_translation_key = "output_action"
@@ -138,6 +140,6 @@ class ZoneActionSwitch(ZoneSwitch):
             self._attr_name = action.name
 
     async def async_turn_on(self, **kwargs: Any) -> None:
-        """This action's pattern at the output's on level."""
+        """Send this action's pattern at the output's on level."""
         action = self._action
         await self._send(self._on_command(action.momentary_ms, action.repeat, action.pause_ms))

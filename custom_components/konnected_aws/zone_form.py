@@ -61,7 +61,7 @@ def zone_types_schema(zone_names: tuple[str, ...], zones: Mapping[str, ZoneConfi
 
 
 def zone_types_from_form(zone_names: tuple[str, ...], user_input: Mapping[str, Any]) -> dict[str, ZoneType]:
-    """The chosen type of every zone that is wired to something."""
+    """Return the chosen type of every zone that is wired to something."""
     types = {zone: ZoneType(user_input.get(zone_key(zone), ZoneType.DISABLED)) for zone in zone_names}
     return {zone: zone_type for zone, zone_type in types.items() if zone_type is not ZoneType.DISABLED}
 
@@ -150,7 +150,7 @@ def zones_from_settings(
 
 
 def _output_from_form(name: str | None, form: Mapping[str, Any]) -> tuple[ZoneConfig, str | None]:
-    """An output: steady (no pulse length) or pulsed `repeat` times with `pause` between pulses.
+    """Return an output: steady (no pulse length) or pulsed `repeat` times with `pause` between pulses.
 
     The firmware pulses forever when a pulse has no count (switch.lua), so a count is always kept,
     and combinations that mean nothing are refused (zones.pulse_errors) rather than guessed.

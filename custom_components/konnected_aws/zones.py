@@ -207,7 +207,7 @@ type _PulseFields = tuple[int | None, int | None, int | None]
 
 
 def _stored_pulse(momentary: int | None, pause: int | None, repeat: int | None) -> _PulseFields:
-    """Stored pulse settings reduced to a valid pattern (see ZoneConfig.from_dict)."""
+    """Reduce stored pulse settings to a valid pattern (see ZoneConfig.from_dict)."""
     if not momentary:
         return None, None, None
     if repeat in (0, 1):
@@ -225,7 +225,7 @@ def zones_from_data(data: Mapping[str, Any]) -> dict[str, ZoneConfig]:
 
 
 def firmware_zone_settings(zones: Mapping[str, ZoneConfig]) -> dict[str, list[dict[str, Any]]]:
-    """The zone lists of the firmware's `PUT /settings` body, keyed by pin.
+    """Return the zone lists of the firmware's `PUT /settings` body, keyed by pin.
 
     Every release reads `pin`; `zone` only from 3.1.0 (application.lua), and a zone-keyed list
     makes an older board raise at every boot. Reports then carry `pin`, which zone_of maps back.
@@ -255,7 +255,7 @@ def firmware_zone_settings(zones: Mapping[str, ZoneConfig]) -> dict[str, list[di
 
 
 def needs_reprovisioning(old: Mapping[str, ZoneConfig], new: Mapping[str, ZoneConfig]) -> bool:
-    """True when the board itself must learn the change (it reboots to apply it)."""
+    """Tell whether the board itself must learn the change (it reboots to apply it)."""
     return firmware_zone_settings(old) != firmware_zone_settings(new)
 
 

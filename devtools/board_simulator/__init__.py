@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any, Final
 
 from .firmware import URN, Firmware
@@ -85,7 +85,7 @@ class SimulatedBoard:
         hw_version: str | None = None,
         timing: Timing | None = None,
     ) -> None:
-        """A board with factory settings (REST mode, nothing configured)."""
+        """Make a board with factory settings (REST mode, nothing configured)."""
         self.release: Release = release(sw_version)
         self.mac = mac.lower()
         self.device_id = self.mac.replace(":", "")
@@ -160,14 +160,17 @@ class SimulatedBoard:
 
     @property
     def actuators(self) -> Any:
+        """Return the stored `actuators` settings file, as loaded this boot."""
         return self._loaded("actuators")
 
     @property
     def dht_sensors(self) -> Any:
+        """Return the stored `dht_sensors` settings file, as loaded this boot."""
         return self._loaded("dht_sensors")
 
     @property
     def ds18b20_sensors(self) -> Any:
+        """Return the stored `ds18b20_sensors` settings file, as loaded this boot."""
         return self._loaded("ds18b20_sensors")
 
     # --- power ------------------------------------------------------------------------------
@@ -178,8 +181,10 @@ class SimulatedBoard:
         return self._boot is not None and self._boot.alive
 
     async def start(self) -> None:
-        """Power on (or the boot after a reset): HTTP and SSDP, then application.lua. `boots`
-        counts up once the HTTP server listens (when a client could first reach it)."""
+        """Power on (or the boot after a reset): HTTP and SSDP, then application.lua.
+
+        `boots` counts up once the HTTP server listens (when a client could first reach it).
+        """
         self._error_restart_armed = False
         boot = Boot(self, f"board {self.device_id}")
         self._boot = boot
@@ -262,8 +267,11 @@ class SimulatedBoard:
             self._ssdp = None
 
     def lua_error(self, boot: Boot, error: LuaError, *, protected: bool) -> None:
-        """A Lua error: printed and a restart 2 s later under luaL_pcallx (NodeMCU 3.0),
-        otherwise a PANIC: the chip freezes until the watchdog resets it."""
+        """Handle a Lua error as NodeMCU does.
+
+        Printed and a restart 2 s later under luaL_pcallx (NodeMCU 3.0),
+        otherwise a PANIC: the chip freezes until the watchdog resets it.
+        """
         self.lua_errors.append(str(error))
         _LOGGER.info("Board %s: Lua error (%s): %s", self.device_id, "pcall" if protected else "PANIC", error)
         if protected and self.release.nodemcu3:
@@ -277,7 +285,7 @@ class SimulatedBoard:
         self._reset_later(boot, self.timing.panic_restart_delay)
 
     def _reset_later(self, boot: Boot, delay: float) -> None:
-        """A C timer (not a Lua one): survives a frozen Lua, not a power cut."""
+        """Reset from a C timer (not a Lua one): survives a frozen Lua, not a power cut."""
 
         def reset() -> None:
             self._resets.discard(handle)
@@ -289,15 +297,15 @@ class SimulatedBoard:
     # --- scripted hardware ------------------------------------------------------------------
 
     def set_zone(self, zone: str, level: int) -> None:
-        """An input's level; the firmware sees it at its next 200 ms poll."""
+        """Set an input's level; the firmware sees it at its next 200 ms poll."""
         self.hardware.levels[ZONE_TO_PIN[str(zone)]] = level
 
     def set_dht(self, zone: str, temperature: float, humidity: float) -> None:
-        """A DHT22 on the zone's pin reads this from now on (reported at the next poll)."""
+        """Make a DHT22 on the zone's pin read this from now on (reported at the next poll)."""
         self.hardware.dht[ZONE_TO_PIN[str(zone)]] = DhtReading(temperature, humidity)
 
     def set_probe(self, zone: str, address: str, temperature: float) -> None:
-        """A DS18B20 on the zone's 1-Wire bus reads this (reported at the next poll)."""
+        """Make a DS18B20 on the zone's 1-Wire bus read this (reported at the next poll)."""
         self.hardware.buses.setdefault(ZONE_TO_PIN[str(zone)], {})[parse_rom(address)] = temperature
 
     def level(self, zone: str) -> int:

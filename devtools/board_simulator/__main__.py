@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 
 from aiohttp import web
@@ -68,10 +69,8 @@ def main() -> None:
     parser.add_argument("--control-port", type=int, default=9100)
     parser.add_argument("--sw-version", default="3.1.5", choices=sorted(RELEASES))
     logging.basicConfig(level=logging.INFO)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_main(parser.parse_args()))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""The firmware's Lua application, one boot of it, per release (konnected-io/konnected-security
-`src/lfs/*.lua`). Function names follow the Lua files; docs/protocol.md cites the lines.
+"""The firmware's Lua application, one boot of it, per release.
+
+The release's konnected-io/konnected-security `src/lfs/*.lua`. Function names follow the Lua files; docs/protocol.md cites the lines.
 
 Everything here runs on the event loop like the single Lua thread does; a `LuaError` raised
 from a callback is handled by `Boot.call` as the NodeMCU C caller would (panic or restart).
@@ -7,18 +8,26 @@ from a callback is handled by `Boot.call` as the NodeMCU C caller would (panic o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import copy
 import hashlib
 import hmac
 import re
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 
 from . import hardware as hw
-from .http import INDEX_PAGE, Connection, Request, body_complete, has_content_length, parse_request, status_line
+from .http import (
+    INDEX_PAGE,
+    Connection,
+    Request,
+    body_complete,
+    has_content_length,
+    parse_request,
+    status_line,
+)
 from .lua import (
     LuaError,
     arith,
@@ -64,6 +73,7 @@ class Firmware:
     """One boot's Lua state: globals, loaded modules, timers."""
 
     def __init__(self, board: SimulatedBoard, boot: Boot) -> None:
+        """Start one boot's Lua state for `board`."""
         self.board = board
         self.boot = boot
         self.release = board.release
@@ -88,7 +98,7 @@ class Firmware:
     # --- helpers --------------------------------------------------------------------------
 
     def require(self, name: str) -> Any:
-        """require(name) for a stored settings file: one table per boot until rewritten."""
+        """Load a stored settings file as Lua's `require` does: one table per boot until rewritten."""
         if name not in self.loaded:
             self.loaded[name] = copy.deepcopy(self.board.files[name])
         return self.loaded[name]
@@ -106,7 +116,7 @@ class Firmware:
         self.timer().alarm(seconds, Mode.SINGLE, lambda _: function())
 
     def after(self, seconds: float, function: Callable[[], None]) -> None:
-        """A single-shot timer with a firmware-constant interval."""
+        """Start a single-shot timer with a firmware-constant interval."""
         self.timer().alarm(seconds, Mode.SINGLE, lambda _: function())
 
     def restart(self) -> None:
@@ -114,7 +124,7 @@ class Firmware:
         self.board.restart_now(self.boot)
 
     def device_pin(self, device: Any) -> Any:
-        """getDevicePin (v3.1.0+) or `device.pin`."""
+        """Return the pin as getDevicePin (v3.1.0+) or `device.pin`."""
         if self.release.zones and index(device, "zone") is not None:
             return zone_to_pin(index(device, "zone"))
         return index(device, "pin")
@@ -170,7 +180,7 @@ class Firmware:
         return self.timing.ms((minutes if minutes > 0 else 3) * 60 * 1000)
 
     def _log_target(self, sensor: Any, shown_pin: Any) -> str:
-        """The concatenation in the 'Polling ... on zone/pin' print (nil raises)."""
+        """Return the concatenation in the 'Polling ... on zone/pin' print (nil raises)."""
         if self.release.zones and index(sensor, "zone") is not None:
             return concat("zone ", index(sensor, "zone"))
         return concat("pin ", shown_pin)
@@ -206,9 +216,12 @@ class Firmware:
         read()
 
     def _ds18b20_read(self, pin: Any, callback: Callable[[dict[bytes, str]], None]) -> None:
-        """One read of a 1-Wire bus. The v3.x ds18b20.lua keeps `pin`, `cb` and the found
+        """Read a 1-Wire bus once.
+
+        The v3.x ds18b20.lua keeps `pin`, `cb` and the found
         sensors (`sens`, searched only while empty) at module level, and the v2.3.2 C module
-        keeps the bus pin and callback in C globals: a second bus changes them for the first."""
+        keeps the bus pin and callback in C globals: a second bus changes them for the first.
+        """
         checked = checkinteger(pin, "#1 to 'setup'")
         if not 0 < checked < 13:
             raise LuaError(f"ow {checked} does not exist")
@@ -252,7 +265,7 @@ class Firmware:
         ]
 
     def _poll_inputs(self, sensors: Any) -> None:
-        """The 200 ms sensorTimer: report every input whose level differs from the last seen."""
+        """Run the 200 ms sensorTimer: report every input whose level differs from the last seen."""
         for _, sensor in pairs(sensors):
             level = self.hardware.read(self.device_pin(sensor))
             if not lua_eq(index(sensor, "state"), level):
@@ -262,9 +275,12 @@ class Firmware:
     # --- switch.lua -------------------------------------------------------------------------
 
     def switch(self, payload: Any) -> dict[str, Any]:
-        """require("switch")(payload): the module is reloaded for every call, and loading it
+        """Run require("switch")(payload).
+
+        The module is reloaded for every call, and loading it
         runs `infiniteLoops = {}`: a new global table, which stops every endless pattern at its
-        next off step; a finite pattern already running is never cancelled."""
+        next off step; a finite pattern already running is never cancelled.
+        """
         self.infinite_loops = {}
         zone = index(payload, "zone") if self.release.zones else None
         pin: Any = tonumber(index(payload, "pin"))
@@ -303,7 +319,7 @@ class Firmware:
     # --- HTTP (server_receiver.lua) ---------------------------------------------------------
 
     def http_receive(self, connection: Connection, payload: str) -> None:
-        """The `receive` callback of a server socket, once per TCP segment."""
+        """Run the `receive` callback of a server socket, once per TCP segment."""
         if self.board.stall_http:
             return
         if has_content_length(payload) or self.body_missing:
@@ -319,7 +335,7 @@ class Firmware:
             self.global_request, self.global_response = None, False  # `sck, request, response = nil`
 
     def _route(self, connection: Connection, request: Request) -> bool:
-        """The path dispatch; False when it returned early (the deferred PUT /settings)."""
+        """Dispatch on the path; False when it returned early (the deferred PUT /settings)."""
         release = self.release
         path = request.path
         if request.method == "OPTIONS":
@@ -347,9 +363,12 @@ class Firmware:
         return True
 
     def _settings_after_close(self, connection: Connection) -> None:
-        """v3.1.1+: `mqttC:on("offline", ...answer...)` then `mqttC:close()`; the answer, and
+        """Answer and save after the MQTT connection closed (v3.1.1+).
+
+        v3.1.1+: `mqttC:on("offline", ...answer...)` then `mqttC:close()`; the answer, and
         the saving, happen in that `offline` callback, reading the globals `request` and
-        `response` as they are then (another request in between leaves them nil)."""
+        `response` as they are then (another request in between leaves them nil).
+        """
         client = self.mqtt
         assert client is not None
 
@@ -388,6 +407,7 @@ class Firmware:
     # --- server_settings.lua ----------------------------------------------------------------
 
     def server_settings(self, request: Request) -> tuple[Any, ...]:
+        """Answer `/settings` (GET, PUT)."""
         if request.method == "GET":
             if request.query.get("restart", "false") == "true":
                 self._settings_restart()
@@ -432,6 +452,7 @@ class Firmware:
     # --- server_status.lua / server_device.lua / server_lock.lua / ssdp.lua ------------------
 
     def server_status(self) -> dict[str, Any]:
+        """Answer `/status`."""
         board = self.board
         settings = self.require("settings")
         if self.release.status_settings_subset:
@@ -460,6 +481,7 @@ class Firmware:
         }
 
     def server_device(self, request: Request) -> Any:
+        """Answer `/device` (GET, PUT)."""
         if request.method == "GET":
             pin = request.query.get("pin", "all")
             zone = request.query.get("zone", "all") if self.release.zones else None
@@ -480,6 +502,7 @@ class Firmware:
         return None
 
     def server_lock(self, request: Request) -> tuple[Any, ...]:
+        """Answer `/lock` (GET, PUT)."""
         board = self.board
         if request.method == "GET":
             return (sjson_encode({"state": "locked" if board.locked else "unlocked"}),)
@@ -554,6 +577,7 @@ class AwsIot:
     """aws_iot.lua (+ mqtt_ws.lua underneath)."""
 
     def __init__(self, firmware: Firmware) -> None:
+        """Load aws_iot.lua with the stored settings."""
         self.fw = firmware
         board = firmware.board
         release = firmware.release
@@ -704,6 +728,7 @@ class RestEndpoint:
     """rest_endpoint.lua: actuator states fetched from, and sensor changes PUT to, `endpoint`."""
 
     def __init__(self, firmware: Firmware, settings: Any) -> None:
+        """Load rest_endpoint.lua with the stored settings."""
         self.fw = firmware
         self.settings = settings
         self.dni = firmware.board.mac.replace(":", "")
@@ -712,6 +737,7 @@ class RestEndpoint:
         self.send_timer = firmware.timer()
 
     def start(self) -> None:
+        """Start the send timer."""
         self.send_timer.alarm(self.fw.timing.send_interval, Mode.AUTO, self._tick)
 
     def _headers(self, content: bool) -> dict[str, str]:

@@ -1,10 +1,12 @@
-"""The simulated hardware: pin levels, DHT sensors and 1-Wire buses, read the way the firmware's
-NodeMCU modules read them (integer build)."""
+"""The simulated hardware: pin levels, DHT sensors and 1-Wire buses.
+
+Read the way the firmware's NodeMCU modules read them (integer build).
+"""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+import math
 from typing import Final
 
 from .lua import LuaError, checkinteger
@@ -55,6 +57,7 @@ class DhtReading:
     humidity: float
 
     def registers(self) -> bytes:
+        """Return the five bytes the sensor sends."""
         humidity = round(self.humidity * 10) & 0xFFFF
         temperature = round(abs(self.temperature) * 10) & 0x7FFF
         if self.temperature < 0:
@@ -64,8 +67,10 @@ class DhtReading:
 
 
 def dht_read(reading: DhtReading | None) -> tuple[int, int, int, int, int]:
-    """dht.read(pin) -> status, temp, humi, temp_dec, humi_dec (NodeMCU app/dht/dht.c and
-    app/modules/dht.c): the bytes decoded as a double, then pushed into an integer Lua."""
+    """Return what dht.read(pin) returns: status, temp, humi, temp_dec, humi_dec.
+
+    As NodeMCU app/dht/dht.c and app/modules/dht.c read them: the bytes decoded as a double, then pushed into an integer Lua.
+    """
     if reading is None:
         return DHT_ERROR_TIMEOUT, 0, 0, 0, 0  # nothing on the pin
     data = reading.registers()
@@ -91,7 +96,7 @@ def dht_strings(reading: DhtReading | None) -> tuple[str, str] | None:
 
 
 def _raw_temperature(rom: bytes, celsius: float) -> int:
-    """The scratchpad's signed 16-bit reading: 1/16 °C (DS18B20), 1/2 °C (DS18S20)."""
+    """Return the scratchpad's signed 16-bit reading: 1/16 °C (DS18B20), 1/2 °C (DS18S20)."""
     steps = 16 if rom[0] == DS18B20_FAMILY else 2
     return max(-32768, min(32767, round(celsius * steps)))
 
@@ -110,8 +115,11 @@ def ds18b20_lua_string(rom: bytes, celsius: float) -> str | None:
 
 
 def ds18b20_c_string(rom: bytes, celsius: float) -> str:
-    """NodeMCU 2.2 C ds18b20 module + v2.3.2 application.lua: `temp .. "." .. math.abs(temp_dec)`
-    with temp = raw/16 truncated and temp_dec = (raw - raw/16*16)*1000/16 (C division)."""
+    """Return the temperature string of firmware v2.3.2 on NodeMCU 2.2.
+
+    NodeMCU 2.2 C ds18b20 module + v2.3.2 application.lua: `temp .. "." .. math.abs(temp_dec)`
+    with temp = raw/16 truncated and temp_dec = (raw - raw/16*16)*1000/16 (C division).
+    """
     raw = _raw_temperature(rom, celsius)
     whole = math.trunc(raw / 16)
     decimals = math.trunc((raw - math.trunc(raw / 16) * 16) * 1000 / 16)
@@ -133,12 +141,13 @@ class Hardware:
     driven: set[int] = field(default_factory=set)
 
     def reset_outputs(self) -> None:
-        """A restart releases every driven pin: low until the firmware writes it again."""
+        """Release every driven pin at a restart: low until the firmware writes it again."""
         for pin in self.driven:
             self.levels[pin] = 0
         self.driven.clear()
 
     def check_pin(self, value: object, argument: str) -> int:
+        """Return `value` as a GPIO pin, or raise the Lua error of a bad one."""
         pin = checkinteger(value, argument)
         if pin not in GPIO_PINS:
             raise LuaError(f"bad argument ({argument}): gpio {pin} does not exist")

@@ -1,5 +1,6 @@
-"""The board's HTTP server: NodeMCU `net.createServer(net.TCP, 10)` (server.lua) with the
-firmware's own request parsing (httpd_req.lua) and answers (httpd_res.lua).
+"""The board's HTTP server: NodeMCU `net.createServer(net.TCP, 10)` (server.lua).
+
+With the firmware's own request parsing (httpd_req.lua) and answers (httpd_res.lua).
 
 A raw asyncio server, because the firmware's framing is not HTTP as a library writes it:
 the status line has no reason phrase (`HTTP/1.1 200`), an empty answer carries no
@@ -11,10 +12,10 @@ request is parsed with Lua patterns from whatever arrived in one TCP segment.
 from __future__ import annotations
 
 import asyncio
-import gzip
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+import gzip
+import re
 from typing import Any, Final
 
 from .lua import LuaError, is_number, sjson_decode
@@ -44,8 +45,11 @@ class Request:
 
 
 def parse_request(data: str) -> Request:
-    """httpd_req.lua. `body` is the decoded JSON for `application/json` (nil if it does not
-    decode), else the raw text after the headers."""
+    """Parse a request as httpd_req.lua does.
+
+    `body` is the decoded JSON for `application/json` (nil if it does not
+    decode), else the raw text after the headers.
+    """
     request = Request()
     match = _WITH_QUERY.search(data)
     query: str | None = None
@@ -79,8 +83,11 @@ def has_content_length(payload: str) -> bool:
 
 
 def body_complete(payload: str) -> bool:
-    """server_receiver.lua: is the Content-Length'd body all here? (Lua errors as the firmware's
-    arithmetic on a missing Content-Length number or header end would raise.)"""
+    """Tell whether the Content-Length'd body is all here, as server_receiver.lua does.
+
+    (Lua errors as the firmware's
+    arithmetic on a missing Content-Length number or header end would raise.)
+    """
     header = _CONTENT_LENGTH.search(payload)
     if header is None:
         raise LuaError("attempt to perform arithmetic on a nil value")
@@ -104,6 +111,7 @@ class Connection(asyncio.Protocol):
     """One accepted TCP connection (a NodeMCU `net.socket`)."""
 
     def __init__(self, server: HttpServer) -> None:
+        """Set up a connection accepted by `server`."""
         self.server = server
         self.boot = server.boot
         self.transport: asyncio.Transport | None = None
@@ -111,11 +119,13 @@ class Connection(asyncio.Protocol):
         self.answered = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Own the transport for this boot and start the idle timeout."""
         self.transport = transport  # type: ignore[assignment]
         self.boot.own(transport)
         self._touch()
 
     def data_received(self, data: bytes) -> None:
+        """Pass a TCP segment to the firmware's `receive` callback."""
         if not self.boot.running:
             return
         self._touch()
@@ -123,6 +133,7 @@ class Connection(asyncio.Protocol):
         self.boot.call(self.server.on_receive, self, data.decode("latin-1"), protected=False)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """Stop the idle timeout and release the transport."""
         self.boot.cancel(self._idle)
         if self.transport is not None:
             self.boot.disown(self.transport)
@@ -133,13 +144,16 @@ class Connection(asyncio.Protocol):
         return self.transport is not None and not self.transport.is_closing()
 
     def _touch(self) -> None:
-        """The server's inactivity timeout (10 s) restarts with every segment."""
+        """Restart the server's inactivity timeout (10 s), as every segment does."""
         self.boot.cancel(self._idle)
         self._idle = self.boot.call_later(self.server.idle_timeout, self.close, protected=True)
 
     def send_and_close(self, data: bytes) -> None:
-        """httpd_res doSend: the answer in 512-byte pieces, then `close` (pcall'd on v3.x: a
-        socket the client already closed is silently skipped)."""
+        """Send as httpd_res doSend: the answer in 512-byte pieces, then `close`.
+
+        `close` is pcall'd on v3.x: a
+        socket the client already closed is silently skipped).
+        """
         self.answered = True
         if self.open and self.transport is not None:
             self.transport.write(data)
@@ -147,6 +161,7 @@ class Connection(asyncio.Protocol):
             self.transport.close()
 
     def close(self) -> None:
+        """Close the connection."""
         if self.transport is not None:
             self.transport.close()
 
@@ -155,6 +170,7 @@ class HttpServer:
     """The listening socket and its connections (one per boot)."""
 
     def __init__(self, boot: Boot, on_receive: Callable[[Connection, str], None], idle_timeout: float) -> None:
+        """Set up the server of one boot; `listen` opens its socket."""
         self.boot = boot
         self.on_receive = on_receive
         self.idle_timeout = idle_timeout

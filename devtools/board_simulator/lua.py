@@ -33,7 +33,7 @@ NULL: Final = _LightUserdata()
 
 
 def is_number(value: Any) -> bool:
-    """A Lua number (integer build: always an integer)."""
+    """Tell whether the value is a Lua number (integer build: always an integer)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -111,7 +111,7 @@ def type_name(value: Any) -> str:
 
 
 def arith(value: Any) -> int:
-    """An operand of + - *: numbers and numeric strings are coerced; the rest is an error."""
+    """Return an operand of + - *: numbers and numeric strings are coerced; the rest is an error."""
     number = tonumber(value)
     if number is None:
         raise LuaError(f"attempt to perform arithmetic on a {type_name(value)} value")
@@ -119,7 +119,7 @@ def arith(value: Any) -> int:
 
 
 def concat(*parts: Any) -> str:
-    """`a .. b`: strings and numbers only."""
+    """Return `a .. b`: strings and numbers only."""
     out = []
     for part in parts:
         if isinstance(part, str):
@@ -166,10 +166,13 @@ def length(table: Any) -> int:
 
 
 def sjson_decode(text: str | bytes) -> Any:
-    """sjson.decode: objects and arrays; null is a light userdata; in the integer build a
+    """Decode as sjson.decode.
+
+    Objects and arrays; null is a light userdata; in the integer build a
     number with a fraction or exponent becomes 0 (push_number: lua_tonumber of "1.5").
     Whatever follows the first complete value is ignored (sjson.c error_callback records
-    errors only until the root value is complete)."""
+    errors only until the root value is complete).
+    """
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
     decoder = json.JSONDecoder(
@@ -198,9 +201,12 @@ def _with_null(value: Any) -> Any:
 
 
 def sjson_encode(value: Any) -> str:
-    """sjson.encode: a table with no keys or only positive integer keys is an array (so an
+    r"""Encode as sjson.encode.
+
+    A table with no keys or only positive integer keys is an array (so an
     empty table is `[]`); nil never appears (a table cannot hold it); strings escape only
-    control characters and `"` (not `\\`); numbers with %d."""
+    control characters and `"` (not `\`); numbers with %d.
+    """
     if value is None or value is NULL:
         return "null"
     if isinstance(value, bool):
@@ -238,14 +244,17 @@ def _encode_string(text: str) -> str:
 # --- variables_build.lua + variables_set.lua: settings stored as compiled Lua --------------
 
 _LUA_KEYWORDS: Final = frozenset(
-    "and break do else elseif end false for function if in local nil not or repeat return then true until while".split()
+    [
+        "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "if", "in",
+        "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
+    ]
 )
 _IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _ESCAPES: Final = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 
 
 def _lua_string_literal(text: str) -> str:
-    """What `"` .. text .. `"` means once compiled (no escaping is done when writing)."""
+    """Return what `"` .. text .. `"` means once compiled (no escaping is done when writing)."""
     if '"' in text or "\n" in text or "\r" in text:
         raise LuaError("unfinished string: the stored settings do not compile")
     out: list[str] = []

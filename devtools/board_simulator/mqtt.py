@@ -1,5 +1,6 @@
-"""The firmware's own MQTT: `mqtt_packet.lua` (packets) and `mqtt_ws.lua` (the client on
-NodeMCU's WebSocket client). Not a general MQTT implementation: exactly what the Lua sends
+"""The firmware's own MQTT: `mqtt_packet.lua` (packets) and `mqtt_ws.lua` (the client).
+
+The client runs on NodeMCU's WebSocket client. Not a general MQTT implementation: exactly what the Lua sends
 and parses.
 """
 
@@ -50,9 +51,12 @@ def publish_packet(message_id: int, topic: bytes, payload: bytes) -> bytes:
 
 
 def parse(message: bytes) -> dict[str, Any]:
-    """mqtt_packet.parse: the first byte's type; PUBLISH as if QoS 0 (topic, then the rest of
+    """Parse as mqtt_packet.parse.
+
+    The first byte's type; PUBLISH as if QoS 0 (topic, then the rest of
     the WebSocket message is the payload); PUBACK's id from bytes 3-4. One packet per message:
-    whatever follows in the same message is never looked at."""
+    whatever follows in the same message is never looked at.
+    """
     if not message:
         raise LuaError("bad argument #1 to 'rshift' (number expected, got nil)")
     packet: dict[str, Any] = {"cmd": message[0] >> 4}
@@ -91,8 +95,11 @@ class MqttClient:
     """mqtt_ws.lua `Client(aws_settings)`: one per boot; its message id counter survives reconnects."""
 
     def __init__(self, boot: Boot, websocket: NodeWebSocket, aws_settings: Any, connected: asyncio.Event) -> None:
-        """Headers: `sec-websocket-protocol: mqtt`, and the authorizer's three only when both
-        token and signature are set (a nil authorizer name leaves its header out)."""
+        """Set up the client's WebSocket headers.
+
+        Headers: `sec-websocket-protocol: mqtt`, and the authorizer's three only when both
+        token and signature are set (a nil authorizer name leaves its header out).
+        """
         self.boot = boot
         self.ws = websocket
         self.connected = connected  # for tests: CONNACK seen and the WebSocket not closed since
@@ -118,14 +125,17 @@ class MqttClient:
         self.events[event] = callback
 
     def emit(self, event: str, *args: Any) -> None:
+        """Call the callback registered for `event`, if any."""
         callback = self.events.get(event)
         if callback is not None:
             callback(*args)
 
     def connect(self, url: object) -> None:
+        """Connect the WebSocket to `url`."""
         self.ws.connect(url)
 
     def close(self) -> None:
+        """Close the WebSocket."""
         self.ws.close()
 
     def subscribe(self, topic: Any) -> None:

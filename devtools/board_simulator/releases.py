@@ -100,7 +100,7 @@ RELEASES: Final = {
 
 
 def release(sw_version: str) -> Release:
-    """The simulated release, or a clear error for one that is not simulated."""
+    """Return the simulated release, or a clear error for one that is not simulated."""
     try:
         return RELEASES[sw_version]
     except KeyError:

@@ -1,5 +1,6 @@
-"""One boot of the board: its timers (NodeMCU `tmr`), tasks and sockets, and what a Lua error
-does in each kind of callback.
+"""One boot of the board: its timers (NodeMCU `tmr`), tasks and sockets.
+
+Also what a Lua error does in each kind of callback.
 
 NodeMCU runs Lua callbacks from C in two ways (nodemcu-firmware):
 - `lua_call`, unprotected: an error reaches the Lua panic handler, which prints and spins
@@ -13,10 +14,10 @@ NodeMCU runs Lua callbacks from C in two ways (nodemcu-firmware):
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from collections.abc import Callable, Coroutine
+import contextlib
 from enum import IntEnum
+import logging
 from typing import Any, Protocol
 
 from .lua import LuaError
@@ -27,13 +28,15 @@ _LOGGER = logging.getLogger(__name__)
 class ErrorPolicy(Protocol):
     """What the board does with a Lua error (decided by the board, per release)."""
 
-    def lua_error(self, boot: Boot, error: LuaError, *, protected: bool) -> None: ...
+    def lua_error(self, boot: Boot, error: LuaError, *, protected: bool) -> None:
+        """Handle a Lua error raised in a callback of `boot`."""
 
 
 class Boot:
     """Everything that lives from one power-on or restart to the next."""
 
     def __init__(self, policy: ErrorPolicy, name: str) -> None:
+        """Start a boot whose Lua errors `policy` handles."""
         self.loop = asyncio.get_running_loop()
         self.policy = policy
         self.name = name
@@ -60,7 +63,7 @@ class Boot:
             self.policy.lua_error(self, error, protected=protected)
 
     def call_later(self, delay: float, function: Callable[..., None], *args: Any, protected: bool) -> asyncio.TimerHandle:
-        """A C timer that calls back into Lua."""
+        """Start a C timer that calls back into Lua."""
 
         def fire() -> None:
             self._handles.discard(handle)
@@ -84,11 +87,11 @@ class Boot:
         return task
 
     def own(self, transport: asyncio.BaseTransport) -> None:
-        """A socket that dies with this boot."""
+        """Own a socket that dies with this boot."""
         self._transports.add(transport)
 
     def disown(self, transport: asyncio.BaseTransport) -> None:
-        """A socket closed normally."""
+        """Disown a socket closed normally."""
         self._transports.discard(transport)
 
     def freeze(self) -> None:
@@ -101,7 +104,7 @@ class Boot:
                     transport.pause_reading()
 
     def end(self) -> None:
-        """The chip resets: timers gone; connections vanish without a FIN (RST at the peer)."""
+        """Reset the chip: timers gone; connections vanish without a FIN (RST at the peer)."""
         self.alive = False
         self._cancel_all()
         for transport in list(self._transports):
@@ -128,10 +131,14 @@ class Mode(IntEnum):
 
 
 class Timer:
-    """A `tmr.create()` object (app/modules/tmr.c): `start` on a running timer does nothing;
-    an AUTO timer re-arms itself before its callback runs; `interval` re-arms a running one."""
+    """A `tmr.create()` object (app/modules/tmr.c).
+
+    `start` on a running timer does nothing;
+    an AUTO timer re-arms itself before its callback runs; `interval` re-arms a running one.
+    """
 
     def __init__(self, boot: Boot, *, protected: bool) -> None:
+        """Make a stopped timer of `boot`."""
         self.boot = boot
         self.protected = protected
         self.interval_s = 0.0

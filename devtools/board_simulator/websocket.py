@@ -1,5 +1,6 @@
-"""NodeMCU's WebSocket client (app/websocket/websocketclient.c, app/modules/websocket.c) as the
-firmware's `mqtt_ws.lua` drives it. Frames are built and parsed with the `websockets`
+"""NodeMCU's WebSocket client as the firmware's `mqtt_ws.lua` drives it.
+
+The client is app/websocket/websocketclient.c and app/modules/websocket.c. Frames are built and parsed with the `websockets`
 library's frame codec; the connection states, timers and quirks are the C client's:
 
 - states: 0 new, 1 resolving, 2 connecting (TCP/TLS), 3 connected (from TCP connect, before
@@ -21,14 +22,22 @@ library's frame codec; the connection states, timers and quirks are the C client
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Generator
 import ipaddress
 import re
 import ssl
-from collections.abc import Callable, Generator
 from typing import Final
 
 from websockets.exceptions import ProtocolError
-from websockets.frames import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, Frame, Opcode
+from websockets.frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_PONG,
+    Frame,
+    Opcode,
+)
 from websockets.streams import StreamReader
 from websockets.utils import accept_key, generate_key
 
@@ -49,7 +58,7 @@ class NodeWebSocket:
     """`websocket.createClient()`."""
 
     def __init__(self, boot: Boot, *, connect_timeout: float, ping_interval: float, close_timeout: float, latency: float) -> None:
-        """Timings in seconds: connect timeout, ping interval, force-close, TCP/TLS set-up time."""
+        """Set the timings in seconds: connect timeout, ping interval, force-close, TCP/TLS set-up time."""
         self.boot = boot
         self.state = 0
         self.headers: list[tuple[str, str]] = []
@@ -180,13 +189,16 @@ class NodeWebSocket:
             self.boot.call(self.on_connection, protected=True)
 
     def handshake_failed(self, code: int) -> None:
-        """The answer was not `101` or had another accept key."""
+        """Fail the handshake: the answer was not `101` or had another accept key."""
         self._failure = code
         self._drop()
 
     def received(self) -> None:
-        """ws_receiveCallback: any data makes the connection healthy again and re-arms the
-        timer for 30 s with whatever function it has (after ws:close(): the force-close)."""
+        """Take received data as ws_receiveCallback does.
+
+        Any data makes the connection healthy again and re-arms the
+        timer for 30 s with whatever function it has (after ws:close(): the force-close).
+        """
         self._unhealthy = 0
         self._arm(self._ping_interval, self._timer_function)
 
@@ -226,7 +238,7 @@ class NodeWebSocket:
             self._disconnected()
 
     def lost(self, stream: _Stream) -> None:
-        """The TCP connection of `stream` is gone."""
+        """Handle the loss of the TCP connection of `stream`."""
         if stream is self._stream:
             self._disconnected()
 
@@ -274,7 +286,7 @@ def _parse_url(url: str) -> tuple[bool, str, int, str] | int:
 
 
 def _unverified_tls() -> ssl.SSLContext:
-    """The firmware does not verify the server certificate (no tls.cert.verify call)."""
+    """Return a TLS context that skips the server certificate, as the firmware does (no tls.cert.verify call)."""
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE

@@ -1,5 +1,6 @@
-"""Local AWS IoT Core: moto (server mode) for the AWS APIs and an amqtt broker behind AWS IoT's
-connection handling: MQTT over WebSocket on ws:// and wss:// (a CA made at start-up), custom
+"""Local AWS IoT Core: moto (server mode) for the AWS APIs and an amqtt broker.
+
+The broker sits behind AWS IoT's connection handling: MQTT over WebSocket on ws:// and wss:// (a CA made at start-up), custom
 authentication through the authorizers and Lambda functions deployed in moto, the policies they
 return, client-id takeover, keep-alive and lifecycle events. See docs/emulation.md.
 """
@@ -7,15 +8,15 @@ return, client-id takeover, keep-alive and lifecycle events. See docs/emulation.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 import logging
+from pathlib import Path
 import shutil
 import socket
 import ssl
 import tempfile
-import uuid
-from collections import Counter
-from pathlib import Path
 from typing import Any, Final
+import uuid
 
 import aiomqtt
 import boto3
@@ -36,7 +37,13 @@ from .broker import (
     presence_payload,
 )
 from .lambda_invoker import LambdaRuntime
-from .tls import ENDPOINT_HOST, TlsMaterial, client_context, create_tls_material, server_context
+from .tls import (
+    ENDPOINT_HOST,
+    TlsMaterial,
+    client_context,
+    create_tls_material,
+    server_context,
+)
 
 __all__ = ["NAME_KEY", "SIGNATURE_KEY", "IotEmulator", "free_port"]
 
@@ -46,7 +53,7 @@ DEFAULT_ACCOUNT: Final = "123456789012"
 
 
 def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
+    """Return a loopback TCP port nobody listens on right now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -66,8 +73,11 @@ class IotEmulator:
         time_scale: float = 1.0,
         ws_ping_interval: float | None = None,
     ) -> None:
-        """`time_scale` shortens AWS's durations (session lifetime, refresh, keep-alive) in tests;
-        `ws_ping_interval` makes the broker send WebSocket pings (AWS IoT sends none)."""
+        """Set up the emulator.
+
+        `time_scale` shortens AWS's durations (session lifetime, refresh, keep-alive) in tests;
+        `ws_ping_interval` makes the broker send WebSocket pings (AWS IoT sends none).
+        """
         self.port = port or free_port()
         self.tls_port = tls_port or free_port()
         self.moto_port = moto_port or free_port()
@@ -118,7 +128,7 @@ class IotEmulator:
         return self._material().ca_pem
 
     def client_ssl_context(self) -> ssl.SSLContext:
-        """A TLS context trusting only the emulator's CA."""
+        """Return a TLS context trusting only the emulator's CA."""
         return client_context(self._material())
 
     @property
@@ -146,7 +156,7 @@ class IotEmulator:
     def authorizer_headers(
         token: str, signature: str, authorizer: str = "konnected-aws"
     ) -> dict[str, str]:
-        """The upgrade headers of a custom-authorizer connection, as the firmware sends them."""
+        """Return the upgrade headers of a custom-authorizer connection, as the firmware sends them."""
         return {
             "X-Amz-CustomAuthorizer-Name": authorizer,
             "X-Amz-CustomAuthorizer-Signature": signature,
@@ -156,7 +166,7 @@ class IotEmulator:
     def mqtt_client(
         self, token: str, signature: str, authorizer: str = "konnected-aws"
     ) -> aiomqtt.Client:
-        """An MQTT client authenticating the way the firmware does (headers, empty client id)."""
+        """Return an MQTT client authenticating the way the firmware does (headers, empty client id)."""
         return aiomqtt.Client(
             "127.0.0.1",
             self.port,
@@ -168,7 +178,7 @@ class IotEmulator:
         )
 
     def signed_token(self, device_id: str) -> tuple[str, str]:
-        """A registered device's token and its signature by the account's key (blocking: boto3)."""
+        """Return a registered device's token and its signature by the account's key (blocking: boto3)."""
         cloud = self.cloud_account()
         record = cloud.registry.get(device_id)
         if record is None:
@@ -176,14 +186,14 @@ class IotEmulator:
         return record.token, sign_token(cloud.load_private_key(), record.token)
 
     def cloud_account(self) -> CloudAccount:
-        """The integration's cloud layer on the emulated account (moto takes any keys)."""
+        """Return the integration's cloud layer on the emulated account (moto takes any keys)."""
         return CloudAccount(
             AwsCredentials("AKIAEMULATOR", "emulator-secret", self.region),
             endpoint_url=self.aws_endpoint_url,
         )
 
     def client(self, service: str) -> Any:
-        """A boto3 client against the moto server."""
+        """Return a boto3 client against the moto server."""
         return boto3.client(
             service,
             region_name=self.region,
@@ -264,7 +274,7 @@ class IotEmulator:
         self.by_client.clear()
 
     async def restart_broker(self) -> None:
-        """A broker outage: stop, then start again on the same ports."""
+        """Emulate a broker outage: stop, then start again on the same ports."""
         await self.stop_broker()
         await self.start_broker()
 
@@ -284,7 +294,7 @@ class IotEmulator:
     # --- broker callbacks ------------------------------------------------------------------------
 
     def assign_client_id(self) -> str:
-        """The id AWS IoT gives a CONNECT with an empty client id (its format is not documented)."""
+        """Return the id AWS IoT gives a CONNECT with an empty client id (its format is not documented)."""
         return f"assigned-{uuid.uuid4().hex}"
 
     def next_version(self, client_id: str) -> int:

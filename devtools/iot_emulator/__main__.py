@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 
 from . import IotEmulator
@@ -33,10 +34,8 @@ def main() -> None:
     parser.add_argument("--moto-port", type=int, default=5055, help="moto server port")
     parser.add_argument("--region", default="us-east-1")
     logging.basicConfig(level=logging.INFO)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_main(parser.parse_args()))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-import re
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+import json
+import re
 from typing import Any, Final
 from urllib.parse import parse_qs
+import uuid
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -45,7 +45,13 @@ from moto.awslambda.models import lambda_backends
 from devtools import moto_authorizers
 
 from .lambda_invoker import DeployedFunction, LambdaInvocationError, LambdaRuntime
-from .policy import Policy, RequestContext, conditions_hold, glob_matches, parse_conditions
+from .policy import (
+    Policy,
+    RequestContext,
+    conditions_hold,
+    glob_matches,
+    parse_conditions,
+)
 
 NAME_KEY: Final = "x-amz-customauthorizer-name"
 SIGNATURE_KEY: Final = "x-amz-customauthorizer-signature"
@@ -68,7 +74,7 @@ class HttpRequest:
     query_string: str
 
     def header(self, name: str) -> str | None:
-        """A header by name, case-insensitively (HTTP header names are)."""
+        """Return a header by name, case-insensitively (HTTP header names are)."""
         wanted = name.lower()
         return next((value for key, value in self.headers.items() if key.lower() == wanted), None)
 
@@ -89,7 +95,7 @@ class MqttConnect:
     password: bytes | None
 
     def username_parameters(self) -> dict[str, str]:
-        """The URL-encoded parameters after the first `?` of the username."""
+        """Return the URL-encoded parameters after the first `?` of the username."""
         if self.username is None or "?" not in self.username:
             return {}
         query = self.username.split("?", 1)[1]
@@ -173,9 +179,11 @@ def _principal_is_iot(principal: Any) -> bool:
 def invoke_permitted(
     statements: list[dict[str, Any]], function_arn: str, authorizer_arn: str, account_id: str
 ) -> bool:
-    """IAM evaluation of the function's resource policy for AWS IoT invoking it for this authorizer:
-    an explicit Deny wins, an Allow is needed; a condition that cannot be read counts against an
-    Allow and for a Deny."""
+    """Tell whether the function's resource policy lets AWS IoT invoke it for this authorizer.
+
+    IAM evaluation: an explicit Deny wins, an Allow is needed; a condition that cannot be read counts against an
+    Allow and for a Deny.
+    """
     context = RequestContext.of(
         **{"aws:SourceArn": authorizer_arn, "aws:SourceAccount": account_id}
     )
@@ -223,7 +231,7 @@ def _document_length(document: Any) -> int:
 
 
 def validated(response: Any, refresh: Callable[[], Any]) -> Authorization:
-    """The Authorization in a Lambda response, or AuthorizationRefused."""
+    """Return the Authorization in a Lambda response, or AuthorizationRefused."""
     if not isinstance(response, dict):
         raise AuthorizationRefused("the response is not a JSON object")
     if response.get("isAuthenticated") is not True:
@@ -255,13 +263,13 @@ class CustomAuthenticator:
     """Runs an account's custom authorizers against connection requests."""
 
     def __init__(self, account_id: str, region: str, runtime: LambdaRuntime) -> None:
-        """Authorizers and functions are read from moto's backends for this account and region."""
+        """Read authorizers and functions from moto's backends for this account and region."""
         self._account_id = account_id
         self._region = region
         self._runtime = runtime
 
     def authorizer(self, name: str | None) -> dict[str, Any]:
-        """The named authorizer, else the default one; refused when none or not ACTIVE."""
+        """Return the named authorizer, else the default one; refused when none or not ACTIVE."""
         stored = moto_authorizers.authorizers(self._account_id, self._region)
         if name is None:
             name = moto_authorizers.default_authorizer(self._account_id, self._region)
@@ -285,11 +293,11 @@ class CustomAuthenticator:
         return isinstance(token_key, str) and lookup(token_key) is not None
 
     async def authorize_upgrade(self, facts: ConnectionFacts) -> Authorization:
-        """Custom authentication with the upgrade request as the carrier."""
+        """Run custom authentication with the upgrade request as the carrier."""
         return await self._authorize(http_lookup(facts.http), facts)
 
     async def authorize_connect(self, facts: ConnectionFacts) -> Authorization:
-        """Custom authentication with the CONNECT username (and password) as the carrier."""
+        """Run custom authentication with the CONNECT username (and password) as the carrier."""
         assert facts.mqtt is not None
         parameters = facts.mqtt.username_parameters()
         return await self._authorize(parameters.get, facts)

@@ -19,30 +19,36 @@ parses one packet per message); text messages and unmasked client frames close t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 import contextlib
+from dataclasses import dataclass, field
+from http import HTTPStatus
 import json
 import logging
 import ssl
 import sys
 import time
-import uuid
-from collections.abc import Awaitable
-from dataclasses import dataclass, field
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Final
+import uuid
 
-import websockets
 from amqtt.adapters import ReaderAdapter, WriterAdapter
 from amqtt.broker import Broker
 from amqtt.contexts import Action, ListenerType
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session
+import websockets
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.http11 import Request, Response
 
 from . import wire
-from .auth import Authorization, AuthorizationRefused, ConnectionFacts, HttpRequest, MqttConnect
+from .auth import (
+    Authorization,
+    AuthorizationRefused,
+    ConnectionFacts,
+    HttpRequest,
+    MqttConnect,
+)
 from .policy import RequestContext
 from .tls import ENDPOINT_HOST
 
@@ -109,7 +115,7 @@ class ClientConnection:
         )
 
     def spawn(self, coroutine: Awaitable[None]) -> None:
-        """A task that ends with the connection."""
+        """Start a task that ends with the connection."""
         task = asyncio.ensure_future(coroutine)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -125,9 +131,12 @@ class ClientConnection:
 
 
 class _QuietHandshakeLogger(logging.LoggerAdapter[logging.Logger]):
-    """websockets logs a peer that goes away or misbehaves during the opening handshake as an
+    """Log failed opening handshakes at debug level.
+
+    websockets logs a peer that goes away or misbehaves during the opening handshake as an
     ERROR with a traceback; for a server that is an ordinary event, logged here at debug level.
-    (websockets wraps this adapter in its own, so every call arrives through `log`.)"""
+    (websockets wraps this adapter in its own, so every call arrives through `log`.)
+    """
 
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
         error = sys.exception()
@@ -144,8 +153,10 @@ class _QuietHandshakeLogger(logging.LoggerAdapter[logging.Logger]):
 
 
 class _PacketReader(ReaderAdapter):  # type: ignore[misc]  # amqtt ships no types
-    """The client's side for amqtt: the accepted CONNECT first, then the WebSocket's binary
-    messages, split into packets to note activity and DISCONNECT."""
+    """The client's side for amqtt.
+
+    The accepted CONNECT first, then the WebSocket's binary messages, split into packets to note activity and DISCONNECT.
+    """
 
     def __init__(
         self, websocket: ServerConnection, connect: bytes, connection: ClientConnection
@@ -206,11 +217,13 @@ class PacketWriter(WriterAdapter):  # type: ignore[misc]
         self._lock = asyncio.Lock()
 
     def write(self, data: bytes) -> None:
+        """Queue one MQTT packet; `drain` sends it."""
         if not wire.is_single_packet(data):
             raise ValueError("The broker wrote something that is not exactly one MQTT packet")
         self._queued.append(bytes(data))
 
     async def drain(self) -> None:
+        """Send the queued packets, each as its own binary message."""
         async with self._lock:
             queued, self._queued = self._queued, []
             for packet in queued:
@@ -221,19 +234,24 @@ class PacketWriter(WriterAdapter):  # type: ignore[misc]
                     raise ConnectionResetError("WebSocket closed") from err
 
     def get_peer_info(self) -> tuple[str, int] | None:
+        """Return the client's address."""
         address = self._websocket.remote_address
         return (str(address[0]), int(address[1])) if address else None
 
     def get_ssl_info(self) -> ssl.SSLObject | None:
+        """Return the TLS object of a wss:// connection."""
         ssl_object = self._websocket.transport.get_extra_info("ssl_object")
         return ssl_object if isinstance(ssl_object, ssl.SSLObject) else None
 
     async def close(self) -> None:
+        """Close the WebSocket."""
         await self._websocket.close()
 
 
 class _SubscriptionTable(dict[str, list[tuple[Session, int]]]):
-    """amqtt (0.12.1, Broker._run_broadcast) awaits the RECEIVE check while iterating its
+    """A subscription table that survives subscribing during a broadcast.
+
+    amqtt (0.12.1, Broker._run_broadcast) awaits the RECEIVE check while iterating its
     subscription table, so a client subscribing during a broadcast raised "dictionary changed
     size during iteration" and the message was dropped. Iterating a snapshot avoids that.
     """
@@ -246,7 +264,7 @@ class AwsIotBroker(Broker):  # type: ignore[misc]
     """amqtt behind AWS IoT's connection handling (upgrade, CONNECT, takeover, keep-alive)."""
 
     def __init__(self, config: dict[str, Any], emulator: IotEmulator) -> None:
-        """The emulator decides; the broker enforces."""
+        """Set up a broker where the emulator decides and the broker enforces."""
         super().__init__(config)
         self.emulator = emulator
         self._subscriptions = _SubscriptionTable()
@@ -333,7 +351,7 @@ class AwsIotBroker(Broker):  # type: ignore[misc]
             await self._closed(connection)
 
     async def _read_connect(self, websocket: ServerConnection) -> wire.ConnectPacket | None:
-        """The first packet, which must be a CONNECT on its own; None closes the connection."""
+        """Read the first packet, which must be a CONNECT on its own; None closes the connection."""
         buffer = bytearray()
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
@@ -347,7 +365,7 @@ class AwsIotBroker(Broker):  # type: ignore[misc]
                     buffer.extend(message)
             if length != len(buffer):
                 # AWS: the client must wait for the CONNACK before sending other packets.
-                raise wire.MalformedPacket("Packets sent before the CONNACK")
+                raise wire.MalformedPacket("Packets sent before the CONNACK")  # noqa: TRY301 - closed by the except below like any malformed CONNECT
             return wire.ConnectPacket.parse(bytes(buffer))
         except TimeoutError, ConnectionClosed:
             return None
@@ -457,8 +475,10 @@ class AwsIotBroker(Broker):  # type: ignore[misc]
                 return
 
     async def _ping(self, connection: ClientConnection, interval: float) -> None:
-        """WebSocket pings; a missing pong closes the connection (websockets closes it itself
-        with 1002 when the client's pong is not masked)."""
+        """Send WebSocket pings; a missing pong closes the connection.
+
+        (websockets closes it itself with 1002 when the client's pong is not masked).
+        """
         websocket = connection.websocket
         try:
             while True:
@@ -503,7 +523,7 @@ class AwsIotBroker(Broker):  # type: ignore[misc]
 
 
 def presence_payload(event_type: str, connection: ClientConnection) -> bytes:
-    """A lifecycle event as AWS IoT publishes it."""
+    """Return a lifecycle event as AWS IoT publishes it."""
     body: dict[str, Any] = {
         "clientId": connection.client_id,
         "timestamp": int(time.time() * 1000),
@@ -540,7 +560,7 @@ class AwsIotPlugin(BaseAuthPlugin, BaseTopicPlugin):  # type: ignore[misc]
         return self._emulator.by_client.get(session.client_id)
 
     async def authenticate(self, *, session: Session) -> bool | None:
-        """The CONNECT was accepted before amqtt read it (AwsIotBroker._accept)."""
+        """Confirm the CONNECT that was accepted before amqtt read it (AwsIotBroker._accept)."""
         connection = self._connection(session)
         return connection is not None and connection.source_ip == session.remote_address
 

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 import hashlib
 import io
 import json
 import logging
 import os
+from pathlib import Path
 import sys
+from typing import Any, Final
 import uuid
 import zipfile
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Final
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class LambdaRuntime:
     async def invoke(
         self, function: DeployedFunction, event: dict[str, Any], timeout: float
     ) -> Any:
-        """The function's result; LambdaInvocationError if it raised, timed out or did not run."""
+        """Return the function's result; LambdaInvocationError if it raised, timed out or did not run."""
         request = {
             "code_dir": str(self._unpacked(function.code)),
             "handler": function.handler,
@@ -171,7 +171,7 @@ class LambdaRuntime:
 
     @staticmethod
     async def _forward_logs(stream: asyncio.StreamReader) -> None:
-        """The function's log lines (Lambda sends them to CloudWatch) at debug level."""
+        """Forward the function's log lines (Lambda sends them to CloudWatch) at debug level."""
         while line := await stream.readline():
             _LOGGER.debug("lambda: %s", line.decode(errors="replace").rstrip())
 

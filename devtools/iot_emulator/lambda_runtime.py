@@ -1,5 +1,6 @@
-"""A Lambda-like Python runtime: the emulator runs each authorizer invocation here, in a child
-process of its own, the way Lambda runs a function in its own container.
+"""A Lambda-like Python runtime.
+
+The emulator runs each authorizer invocation here, in a child process of its own, the way Lambda runs a function in its own container.
 
 Started by `lambda_invoker.LambdaRuntime` as `python lambda_runtime.py` (standard library and
 boto3 only, no project imports). The process environment is the runtime's: AWS credentials for
@@ -54,7 +55,7 @@ class Container:
         self._handler: Any = None
 
     def handler(self, code_dir: str, handler: str, environment: dict[str, str]) -> Any:
-        """The handler function, importing the code afresh when code or environment changed."""
+        """Return the handler function, importing the code afresh when code or environment changed."""
         key = (code_dir, handler, json.dumps(environment, sort_keys=True))
         if key != self._key:
             self._reset(code_dir, environment)
@@ -107,7 +108,7 @@ def main() -> None:
             result = handler(request["event"], LambdaContext(request))
             reply: dict[str, Any] = {"result": result}
             json.dumps(reply)  # Lambda fails an invocation whose result is not JSON
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - as Lambda: any exception of the function fails the invocation
             reply = {"error": type(err).__name__}
         _answer(channel, reply)
 

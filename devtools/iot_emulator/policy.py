@@ -18,12 +18,12 @@ Anything else (NotAction, NotResource, a malformed statement) makes the document
 
 from __future__ import annotations
 
-import ipaddress
-import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+import ipaddress
+import json
+import re
 from typing import Any, Final
 
 VARIABLES_VERSION: Final = "2012-10-17"
@@ -46,7 +46,7 @@ class RequestContext:
         return cls({key.lower(): value for key, value in values.items()})
 
     def get(self, key: str) -> str | None:
-        """The value of a key, None when the request has none."""
+        """Return the value of a key, None when the request has none."""
         return self.values.get(key.lower())
 
 
@@ -71,8 +71,10 @@ def _compiled(body: str, ignore_case: bool) -> re.Pattern[str]:
 def resolved_pattern(
     template: str, context: RequestContext, *, variables: bool, ignore_case: bool = False
 ) -> re.Pattern[str] | None:
-    """A policy string as a regex: wildcards from the policy, variables as literals; None when a
-    variable has no value."""
+    """Return a policy string as a regex, or None when a variable has no value.
+
+    Wildcards from the policy, variables as literals.
+    """
     if not variables:
         return _glob(template, ignore_case=ignore_case)
     parts: list[str] = []
@@ -127,7 +129,7 @@ class Condition:
     values: tuple[str, ...]
 
     def evaluate(self, context: RequestContext, *, variables: bool) -> bool | None:
-        """True or False; None when it cannot be evaluated (unknown operator or key)."""
+        """Return True or False; None when it cannot be evaluated (unknown operator or key)."""
         operator = self.operator
         if operator == "Null":
             return (context.get(self.key) is None) == (self.values[0].lower() == "true")
@@ -191,7 +193,7 @@ def parse_conditions(raw: Any) -> tuple[Condition, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, dict):
-        raise ValueError("Condition must be an object")
+        raise ValueError("Condition must be an object")  # noqa: TRY004 - a malformed policy is a ValueError for the callers, as bad JSON is
     conditions: list[Condition] = []
     for operator, tests in raw.items():
         if not isinstance(tests, dict) or not tests:
@@ -227,7 +229,7 @@ class Statement:
     variables: bool
 
     def matches(self, action: str, resource: str, context: RequestContext) -> bool:
-        """True when the statement speaks about this action on this resource in this request."""
+        """Tell whether the statement speaks about this action on this resource in this request."""
         if not any(_glob(glob, ignore_case=True).match(action) for glob in self.actions):
             return False
         if not any(
@@ -241,7 +243,7 @@ class Statement:
 
 def _parse_statement(item: Any, variables: bool) -> Statement:
     if not isinstance(item, dict):
-        raise ValueError("A statement must be an object")
+        raise ValueError("A statement must be an object")  # noqa: TRY004 - a malformed policy is a ValueError for the callers, as bad JSON is
     unknown = set(item) - _ALLOWED_KEYS
     if unknown:
         raise ValueError(f"Unsupported statement elements: {sorted(unknown)}")
@@ -258,10 +260,10 @@ def _parse_statement(item: Any, variables: bool) -> Statement:
 
 
 def parse_document(document: Document) -> list[Statement]:
-    """The statements of one document (a JSON string or an object); ValueError if malformed."""
+    """Return the statements of one document (a JSON string or an object); ValueError if malformed."""
     parsed = json.loads(document) if isinstance(document, str) else document
     if not isinstance(parsed, Mapping):
-        raise ValueError("A policy document must be a JSON object")
+        raise ValueError("A policy document must be a JSON object")  # noqa: TRY004 - a malformed policy is a ValueError for the callers, as bad JSON is
     variables = parsed.get("Version") == VARIABLES_VERSION
     raw = parsed.get("Statement")
     if isinstance(raw, dict):

@@ -8,11 +8,11 @@ they do not for an IP address); the server refuses a handshake without SNI or wi
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
-import ssl
 from dataclasses import dataclass
+import datetime as dt
+import ipaddress
 from pathlib import Path
+import ssl
 from typing import Final
 
 from cryptography import x509
@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 ENDPOINT_HOST: Final = "localhost"
-_VALIDITY: Final = datetime.timedelta(days=2)
+_VALIDITY: Final = dt.timedelta(days=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +49,8 @@ def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def create_tls_material(directory: Path) -> TlsMaterial:
-    """A fresh CA and a server certificate for `localhost` (and 127.0.0.1) signed by it."""
-    now = datetime.datetime.now(datetime.UTC)
+    """Create a fresh CA and a server certificate for `localhost` (and 127.0.0.1) signed by it."""
+    now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("konnected_aws IoT emulator CA")
     ca_certificate = (
@@ -59,7 +59,7 @@ def create_tls_material(directory: Path) -> TlsMaterial:
         .issuer_name(ca_name)
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + _VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
@@ -78,7 +78,7 @@ def create_tls_material(directory: Path) -> TlsMaterial:
         .issuer_name(ca_name)
         .public_key(server_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + _VALIDITY)
         .add_extension(
             x509.SubjectAlternativeName(
@@ -127,7 +127,7 @@ def server_context(material: TlsMaterial) -> ssl.SSLContext:
 
 
 def client_context(material: TlsMaterial) -> ssl.SSLContext:
-    """A client context that trusts the emulator's CA (and nothing else)."""
+    """Return a client context that trusts the emulator's CA (and nothing else)."""
     context = ssl.create_default_context(cafile=str(material.ca_path))
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context

@@ -7,8 +7,8 @@ takeover) and the keep-alive.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, replace
+import struct
 from typing import Final
 
 CONNECT: Final = 1
@@ -26,7 +26,7 @@ class MalformedPacket(ValueError):
 
 
 def packet_length(data: bytes | bytearray) -> int | None:
-    """The length of the first packet in `data`, None when more bytes are needed."""
+    """Return the length of the first packet in `data`, None when more bytes are needed."""
     multiplier, value = 1, 0
     for index in range(1, 5):
         if index >= len(data):
@@ -40,7 +40,7 @@ def packet_length(data: bytes | bytearray) -> int | None:
 
 
 def is_single_packet(data: bytes | bytearray) -> bool:
-    """True when `data` is exactly one complete packet."""
+    """Tell whether `data` is exactly one complete packet."""
     try:
         return packet_length(data) == len(data)
     except MalformedPacket:
@@ -141,7 +141,7 @@ class ConnectPacket:
         )
 
     def to_bytes(self) -> bytes:
-        """The packet encoded again (after `with_client_id` or `without_credentials`)."""
+        """Return the packet encoded again (after `with_client_id` or `without_credentials`)."""
         flags = (0x02 if self.clean_session else 0) | (0x80 if self.username is not None else 0)
         flags |= 0x40 if self.password is not None else 0
         body = _string(self.protocol_name) + bytes([self.protocol_level])
@@ -158,8 +158,10 @@ class ConnectPacket:
         return bytes([CONNECT << 4]) + _remaining_length(len(body)) + body
 
     def for_broker(self, client_id: str) -> ConnectPacket:
-        """What the embedded broker is given: the final client id, no credentials (already used)
-        and no keep-alive (the emulator enforces AWS's)."""
+        """Return what the embedded broker is given.
+
+        The final client id, no credentials (already used) and no keep-alive (the emulator enforces AWS's).
+        """
         return replace(self, client_id=client_id, username=None, password=None, keep_alive=0)
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+import socket
 from typing import Any
 
 import aiohttp
@@ -19,10 +19,13 @@ from custom_components.konnected_aws.board import (
     is_supported,
 )
 from custom_components.konnected_aws.board.models import BoardStatus, board_id_from_mac
-from custom_components.konnected_aws.zones import ZoneConfig, ZoneType, firmware_zone_settings
+from custom_components.konnected_aws.zones import (
+    ZoneConfig,
+    ZoneType,
+    firmware_zone_settings,
+)
 from devtools.board_simulator import SimulatedBoard, Timing
-
-from ..conftest import FAST, BoardFactory
+from tests.conftest import FAST, BoardFactory
 
 MAC = "88:40:f5:20:99:48"
 RELEASES = ("2.3.2", "3.0.1", "3.1.5")
@@ -260,9 +263,11 @@ async def test_ssdp_answer(make_board: BoardFactory) -> None:
     for answer in (first, second):
         assert f"LOCATION: http://127.0.0.1:{board.http_port}/Device.xml" in answer
         assert "ST: urn:schemas-konnected-io:device:Security:1" in answer
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"http://127.0.0.1:{board.http_port}/Device.xml") as response:
-            description = await response.text()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{board.http_port}/Device.xml") as response,
+    ):
+        description = await response.text()
     assert "<manufacturer>konnected.io</manufacturer>" in description
     assert is_supported("konnected.io", "Konnected")
     assert not is_supported("konnected.io", "Konnected Pro")

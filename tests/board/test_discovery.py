@@ -10,8 +10,7 @@ import pytest
 
 from custom_components.konnected_aws.board import find_board_port
 from custom_components.konnected_aws.board.discovery import M_SEARCH, URN, location_port
-
-from ..conftest import BoardFactory
+from tests.conftest import BoardFactory
 
 MAC = "88:40:f5:20:99:48"
 

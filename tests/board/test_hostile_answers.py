@@ -14,7 +14,11 @@ import tracemalloc
 import aiohttp
 import pytest
 
-from custom_components.konnected_aws.board import BoardClient, BoardError, BoardResponseError
+from custom_components.konnected_aws.board import (
+    BoardClient,
+    BoardError,
+    BoardResponseError,
+)
 from custom_components.konnected_aws.board.wire import MAX_ANSWER_BYTES, MAX_JSON_DEPTH
 
 from .raw_http import Request, answer_with, firmware_answer, raw_server
@@ -65,7 +69,7 @@ async def test_huge_answer_is_refused_early_without_the_memory(declare_length: b
             tracemalloc.stop()
         await asyncio.wait_for(endless.stopped.wait(), 5)
     # The connection was dropped: the server got only what the socket buffers took.
-    print(f"sent {endless.sent} bytes, client peak {peak} bytes")  # docs/protocol.md quotes these
+    print(f"sent {endless.sent} bytes, client peak {peak} bytes")  # noqa: T201 - docs/protocol.md quotes these
     assert endless.sent < HUGE // 8, endless.sent
     assert peak < 2 * 1024 * 1024, peak
 

@@ -20,8 +20,8 @@ from custom_components.konnected_aws.board import (
     BoardLockedError,
     BoardSettingsNotStoredError,
     UnstorableSettingError,
+    client as client_module,
 )
-from custom_components.konnected_aws.board import client as client_module
 
 from .raw_http import Request, firmware_answer, raw_server
 

@@ -6,13 +6,13 @@ Playwright's own browser download is not used: the test launches the system's `c
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 import contextlib
 import json
+from pathlib import Path
 import shutil
 import time
 import traceback
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from playwright.async_api import (
@@ -155,7 +155,7 @@ class StepRecorder:
         except Exception as err:
             where = await self._keep_evidence(label, err)
             message = f"browser step {label!r} failed; evidence in {where}"
-            print(message)
+            print(message)  # noqa: T201 - where the evidence is, in the test's output
             raise AssertionError(message) from err
 
     async def _keep_evidence(self, label: str, err: BaseException) -> Path:
@@ -165,7 +165,7 @@ class StepRecorder:
         )
         with contextlib.suppress(Exception):  # the page may be gone; keep what we can
             await self._page.screenshot(path=str(self._artifacts / f"{label}.png"), full_page=True)
-            print(f"screenshot: {self._artifacts / f'{label}.png'}")
+            print(f"screenshot: {self._artifacts / f'{label}.png'}")  # noqa: T201 - where the evidence is, in the test's output
         with contextlib.suppress(Exception):
             html = await self._page.evaluate(_PAGE_HTML_JS)
             (self._artifacts / f"{label}.html").write_text(str(html))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+import shutil
 
-import pytest
 from playwright.async_api import Page
+import pytest
 
 from .browser import StepRecorder, chromium_page
 from .stack import PROJECT_DIR, Stack, running_stack

@@ -9,13 +9,12 @@ section keys for `section(...)`): when a form changes, only the values passed to
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import re
 from collections.abc import Mapping
+import contextlib
 from dataclasses import dataclass
+import re
 
-from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Error as PlaywrightError, Locator, Page, expect
 
 INTEGRATION_NAME = "Konnected (AWS IoT)"  # manifest.json "name"
 DOMAIN = "konnected_aws"
@@ -115,7 +114,7 @@ class FlowDialog:
                 continue
             await self._set(await self._field(name, section), value)
 
-    async def _set(self, field: Locator, value: str | int | float | bool) -> None:
+    async def _set(self, field: Locator, value: str | float | bool) -> None:
         await expect(field).to_have_count(1)
         if isinstance(value, bool):
             checkbox = field.get_by_role("checkbox")

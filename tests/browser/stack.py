@@ -9,19 +9,19 @@ does not stop in time.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 import contextlib
+from dataclasses import dataclass, field
 import json
 import os
+from pathlib import Path
 import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import aiohttp
-from homeassistant.components.http import config as http_config
 
 from devtools.board_simulator import ZONE_TO_PIN
+from homeassistant.components.http import config as http_config
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"

@@ -9,14 +9,21 @@ the page HTML and the logs in .test-artifacts/browser/.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Mapping, Sequence
+import re
 
 import aiohttp
 from playwright.async_api import Page, expect
 
 from .browser import StepRecorder
-from .pages import FLOW_TIMEOUT_MS, INTEGRATION_NAME, FieldValue, FlowDialog, HomeAssistantUi, Owner
+from .pages import (
+    FLOW_TIMEOUT_MS,
+    INTEGRATION_NAME,
+    FieldValue,
+    FlowDialog,
+    HomeAssistantUi,
+    Owner,
+)
 from .stack import LOOPBACK, BoardControl, SimulatedBoardProcess, Stack
 
 # What the flows, entities and boards are called on screen (translations/en.json, entity

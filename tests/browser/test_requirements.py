@@ -7,8 +7,8 @@ what its frontend needs must be in requirements_test.txt, at the versions HA's m
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
+import re
 
 import homeassistant.components
 from homeassistant.helpers import service

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+import pytest
 
 from custom_components.konnected_aws.cloud import AwsCredentials, CloudAccount
 from devtools import moto_authorizers

@@ -33,11 +33,11 @@ policies are not modelled: the layer uses none of them.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+import json
+import re
 from typing import Any
 from unittest import mock
 from urllib.parse import unquote, urlparse
@@ -49,8 +49,11 @@ from moto.core.authorization import (
     disable_iam_authentication,
     enable_iam_authentication,
 )
-from moto.core.exceptions import AccessDeniedError, JsonRESTError
-from moto.core.exceptions import _RESTError as RESTError
+from moto.core.exceptions import (
+    AccessDeniedError,
+    JsonRESTError,
+    _RESTError as RESTError,
+)
 from moto.iam.access_control import IAMPolicy, IAMRequest
 
 # botocore service name (the signing name in the credential scope) -> wire protocol family.

@@ -12,18 +12,28 @@ from custom_components.konnected_aws.cloud import (
     CloudAccount,
     SetupStep,
     StepState,
+    account as account_module,
     progress_fraction,
 )
-from custom_components.konnected_aws.cloud import account as account_module
 from custom_components.konnected_aws.cloud.account import lambda_package
 from custom_components.konnected_aws.cloud.errors import (
     CloudError,
     InvalidCredentialsError,
     MissingPermissionError,
 )
-from custom_components.konnected_aws.cloud.signing import generate_key_pair, public_key_of
+from custom_components.konnected_aws.cloud.signing import (
+    generate_key_pair,
+    public_key_of,
+)
 
-from .conftest import REGION, client_error, fail_once, mutating, new_account, record_calls
+from .conftest import (
+    REGION,
+    client_error,
+    fail_once,
+    mutating,
+    new_account,
+    record_calls,
+)
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 FUNCTION = "konnected-aws-authorizer"

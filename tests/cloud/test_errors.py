@@ -6,11 +6,11 @@ import json
 import types
 from typing import Any
 
-import botocore.endpoint
-import pytest
 from botocore.awsrequest import AWSResponse
+import botocore.endpoint
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
+import pytest
 
 from custom_components.konnected_aws.cloud import CloudAccount, SetupStep
 from custom_components.konnected_aws.cloud.errors import (

@@ -8,16 +8,16 @@ tests here pin those gaps so a moto upgrade that closes them is noticed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+import json
 from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 from botocore.exceptions import ClientError
 from moto.core import set_initial_no_auth_action_count
+import pytest
 
 from custom_components.konnected_aws.cloud import (
     AccountIdentity,

@@ -6,8 +6,8 @@ import ast
 import importlib.util
 import json
 import logging
-import sys
 from pathlib import Path
+import sys
 from types import ModuleType
 from typing import Any
 

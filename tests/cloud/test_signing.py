@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
-import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+import pytest
 
 from custom_components.konnected_aws.cloud.signing import (
     generate_key_pair,

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
 from cfnlint.decode import decode_str
 
-from custom_components.konnected_aws.cloud import ResourceNames
-from custom_components.konnected_aws.cloud import account as account_module
+from custom_components.konnected_aws.cloud import (
+    ResourceNames,
+    account as account_module,
+)
 from custom_components.konnected_aws.cloud.policies import (
     PLACEHOLDER_IDENTITY,
     ResourceArns,

@@ -7,17 +7,17 @@ are deployed through the AWS APIs (moto), clients connect over real WebSockets.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 import contextlib
+from dataclasses import dataclass
 import io
 import json
+from pathlib import Path
 import socket
 import struct
-import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+import zipfile
 
 import aiomqtt
 import pytest

@@ -9,11 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import aiomqtt
-import pytest
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from moto.awslambda.models import lambda_backends
+import pytest
 
 from devtools.iot_emulator import IotEmulator
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Callable
 import contextlib
 import json
 import os
 import struct
-from collections.abc import Callable
 
 import pytest
 import websockets

@@ -4,9 +4,9 @@ or after the CONNECT), take a session over, are refused or dropped, and a broker
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 import contextlib
 import logging
-from collections.abc import Callable
 
 import aiomqtt
 import pytest
@@ -14,7 +14,14 @@ import websockets
 
 from devtools.iot_emulator import IotEmulator
 
-from .conftest import FIRMWARE_CONNECT, Deploy, connect_packet, mqtt_client, raw_connect, wait_for
+from .conftest import (
+    FIRMWARE_CONNECT,
+    Deploy,
+    connect_packet,
+    mqtt_client,
+    raw_connect,
+    wait_for,
+)
 
 
 async def _ignore_mqtt_errors(client: aiomqtt.Client) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import pytest
 from amqtt.broker import Broker
+import pytest
 
 from devtools.iot_emulator import free_port
 

@@ -4,12 +4,12 @@ against the AWS IoT emulation sending WebSocket pings."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
+import json
 
 import aiomqtt
-import pytest
 from paho.mqtt.client import _WebsocketWrapper
+import pytest
 
 from custom_components.konnected_aws.iot.connection import (
     BridgeConnection,
@@ -18,7 +18,11 @@ from custom_components.konnected_aws.iot.connection import (
     iot_url,
     mask_paho_websocket_frames,
 )
-from custom_components.konnected_aws.iot.messages import ActuatorCommand, BoardMessage, ZoneState
+from custom_components.konnected_aws.iot.messages import (
+    ActuatorCommand,
+    BoardMessage,
+    ZoneState,
+)
 from devtools.iot_emulator import IotEmulator
 
 from .conftest import PlainBroker

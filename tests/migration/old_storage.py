@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
+import json
 from pathlib import Path
 from typing import Any
 
+from custom_components.konnected_aws.migration import (
+    OLD_DOMAIN,
+    OldDevice,
+    OldEntity,
+    OldEntry,
+)
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import area_registry as ar
-from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers import entity_registry as er
-
-from custom_components.konnected_aws.migration import OLD_DOMAIN, OldDevice, OldEntity, OldEntry
+from homeassistant.helpers import (
+    area_registry as ar,
+    device_registry as dr,
+    entity_registry as er,
+)
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "konnected_2026_5_4"
 STORAGE_KEYS = (

@@ -4,14 +4,12 @@ zones and entity unique ids, and reporting what cannot be carried over."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
+import copy
 from dataclasses import replace
 from typing import Any
 
 import pytest
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
 
 from custom_components.konnected_aws.binary_sensor import ZoneBinarySensor
 from custom_components.konnected_aws.hub import KonnectedHub
@@ -41,6 +39,8 @@ from custom_components.konnected_aws.zones import (
     firmware_zone_settings,
     zones_from_data,
 )
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 
 from . import old_storage
 from .old_storage import old_devices, old_entities, old_entries

@@ -8,18 +8,22 @@ from typing import Any
 
 import pytest
 import yaml
+
+from custom_components.konnected_aws.const import DOMAIN
+from devtools.iot_emulator import IotEmulator
 from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.setup import async_setup_component
+from tests.conftest import BoardFactory
+from tests.test_end_to_end import setup_account, wait_for
 
-from custom_components.konnected_aws.const import DOMAIN
-from devtools.iot_emulator import IotEmulator
-
-from ..conftest import BoardFactory
-from ..test_end_to_end import setup_account, wait_for
 from . import old_storage
 
 PANEL_MAC = "5c:cf:7f:a1:b2:c3"

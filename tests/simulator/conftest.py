@@ -4,9 +4,9 @@ emulated AWS account with a registered board, boards of each release with fast t
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass, replace
+import json
 from typing import Any
 
 import pytest

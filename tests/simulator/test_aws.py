@@ -12,7 +12,19 @@ import pytest
 from devtools.board_simulator import SimulatedBoard
 from devtools.board_simulator.mqtt import CONNECT
 
-from .conftest import RELEASES, Account, FakeAws, MakeBoard, call, command, fake_files, puback_id, publish_payload, topics, wait_for
+from .conftest import (
+    RELEASES,
+    Account,
+    FakeAws,
+    MakeBoard,
+    call,
+    command,
+    fake_files,
+    puback_id,
+    publish_payload,
+    topics,
+    wait_for,
+)
 
 DEVICE = "5ccf7f123456"
 PING, CLOSE = 0x9, 0x8

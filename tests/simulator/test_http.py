@@ -9,7 +9,16 @@ import pytest
 
 from devtools.board_simulator import SimulatedBoard
 
-from .conftest import FAST, IDLE, RELEASES, MakeBoard, call, http_request, raw_request, wait_for
+from .conftest import (
+    FAST,
+    IDLE,
+    RELEASES,
+    MakeBoard,
+    call,
+    http_request,
+    raw_request,
+    wait_for,
+)
 
 
 @pytest.mark.parametrize("sw_version", RELEASES)

@@ -7,7 +7,13 @@ import asyncio
 import pytest
 
 from devtools.board_simulator import SimulatedBoard
-from devtools.board_simulator.hardware import DhtReading, dht_strings, ds18b20_c_string, ds18b20_lua_string, parse_rom
+from devtools.board_simulator.hardware import (
+    DhtReading,
+    dht_strings,
+    ds18b20_c_string,
+    ds18b20_lua_string,
+    parse_rom,
+)
 
 from .conftest import FakeAws, MakeBoard, fake_files, publish_payload, wait_for
 

@@ -8,7 +8,18 @@ import pytest
 
 from devtools.board_simulator import SimulatedBoard
 
-from .conftest import IDLE, RELEASES, FakeAws, MakeBoard, call, command, fake_files, publish_payload, topics, wait_for
+from .conftest import (
+    IDLE,
+    RELEASES,
+    FakeAws,
+    MakeBoard,
+    call,
+    command,
+    fake_files,
+    publish_payload,
+    topics,
+    wait_for,
+)
 
 # scale 0.01: 1000 ms of firmware time is 10 ms here.
 PINNED_OUT = {"settings": IDLE, "actuators": [{"pin": 8, "trigger": 1}]}

@@ -64,7 +64,7 @@ def _deny() -> dict[str, Any]:
 
 
 def _table() -> Any:
-    """The device table, created once per Lambda container."""
+    """Return the device table, created once per Lambda container."""
     global _TABLE  # noqa: PLW0603 - reused across invocations on purpose
     if _TABLE is None:
         _TABLE = boto3.resource("dynamodb").Table(os.environ["DEVICE_TABLE"])
@@ -86,7 +86,7 @@ def _statement(effect: str, actions: list[str], resources: list[str]) -> dict[st
 
 
 def board_policy(arn: str, device_id: str) -> dict[str, Any]:
-    """What one board may do: only its own topics."""
+    """Return what one board may do: only its own topics."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -101,7 +101,7 @@ def board_policy(arn: str, device_id: str) -> dict[str, Any]:
 
 
 def bridge_policy(arn: str, device_id: str) -> dict[str, Any]:
-    """What the Home Assistant bridge may do: all boards' topics, its own client ids.
+    """Return what the Home Assistant bridge may do: all boards' topics, its own client ids.
 
     `<id>-*`: ids are alphanumeric, so the dash ends the id and one bridge's pattern never
     covers another bridge's client ids.
@@ -131,7 +131,7 @@ POLICIES = {"board": board_policy, "bridge": bridge_policy}
 
 
 def _verified_token(event: dict[str, Any]) -> str | None:
-    """The token whose signature AWS verified: the event's `token` field, nothing else."""
+    """Return the token whose signature AWS verified: the event's `token` field, nothing else."""
     token = event.get("token")
     if isinstance(token, str) and TOKEN.fullmatch(token):
         return token
@@ -139,7 +139,7 @@ def _verified_token(event: dict[str, Any]) -> str | None:
 
 
 def _lookup(token: str) -> dict[str, Any] | None:
-    """The one device holding the token, read consistently from the table."""
+    """Return the one device holding the token, read consistently from the table."""
     result = _table().query(
         IndexName=TOKEN_INDEX,
         KeyConditionExpression="#token = :token",
@@ -171,7 +171,7 @@ def _within_limits(response: dict[str, Any]) -> bool:
 
 
 def authorize(event: Any, context: Any) -> dict[str, Any]:
-    """The decision; may raise, `lambda_handler` turns that into a denial."""
+    """Return the decision; may raise, `lambda_handler` turns that into a denial."""
     if not isinstance(event, dict) or event.get("signatureVerified") is not True:
         return _deny()
     token = _verified_token(event)
@@ -205,7 +205,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """Entry point: AWS IoT's authorizer event in, an authorization decision out."""
     try:
         response = authorize(event, context)
-    except Exception as err:  # fail closed on anything
+    except Exception as err:  # noqa: BLE001 - fail closed on anything
         # The type only: a message could quote the request.
         LOGGER.error("Authorization failed closed: %s", type(err).__name__)
         response = _deny()

@@ -9,14 +9,21 @@ size cap and decoded strictly (board/wire.py): anything on the LAN can answer in
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import aiohttp
 
-from .models import ZONE_TO_PIN, BoardDataError, BoardStatus, Pulse, switch_command, zone_of
+from .models import (
+    ZONE_TO_PIN,
+    BoardDataError,
+    BoardStatus,
+    Pulse,
+    switch_command,
+    zone_of,
+)
 from .wire import MAX_ANSWER_BYTES, PayloadError, decode_json
 
 _LOGGER = logging.getLogger(__name__)
@@ -106,7 +113,7 @@ class BoardClient:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        """The session belongs to the caller (Home Assistant's shared one).
+        """Set up a client; the session belongs to the caller (Home Assistant's shared one).
 
         The settings timings default to the module constants, read when used.
         """
@@ -333,7 +340,7 @@ class BoardClient:
 
 
 async def _read_capped(response: aiohttp.ClientResponse, what: str) -> bytes:
-    """The body, read incrementally; the connection is dropped as soon as it exceeds the cap."""
+    """Return the body, read incrementally; the connection is dropped as soon as it exceeds the cap."""
     declared = response.content_length
     if declared is not None and declared > MAX_ANSWER_BYTES:
         response.close()

@@ -34,7 +34,7 @@ MAX_ANSWER_BYTES: Final = 2048
 
 
 def location_port(answer: bytes, address: str) -> int | None:
-    """The port in an SSDP answer's `LOCATION`, when the answer is a Konnected board's at `address`."""
+    """Return the port in an SSDP answer's `LOCATION`, when the answer is a Konnected board's at `address`."""
     if len(answer) > MAX_ANSWER_BYTES:
         return None
     try:

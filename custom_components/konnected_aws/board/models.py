@@ -6,8 +6,8 @@ cites the lines.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+import re
 from typing import Any, Final
 
 # The firmware's zoneToPin (src/lfs/application.lua, v3.1.0+): the same on every ESP8266 board.
@@ -46,12 +46,12 @@ def board_id_from_mac(mac: str) -> str:
 
 
 def port_from_chip_id(chip_id: int) -> int:
-    """The HTTP port a legacy board listens on (device.lua: chip id / 1000 + 8000)."""
+    """Return the HTTP port a legacy board listens on (device.lua: chip id / 1000 + 8000)."""
     return chip_id // 1000 + PORT_BASE
 
 
 def usual_port_from_mac(mac: str) -> int:
-    """The port of a board whose chip id is its MAC's last three bytes (the ESP8266 default).
+    """Return the port of a board whose chip id is its MAC's last three bytes (the ESP8266 default).
 
     A hint for the manual form only: the chip id is read from the chip, the MAC can differ.
     """
@@ -59,7 +59,7 @@ def usual_port_from_mac(mac: str) -> int:
 
 
 def zone_of(report: dict[str, Any]) -> str | None:
-    """The zone of a `{"zone": z}` or `{"pin": p}` entry."""
+    """Return the zone of a `{"zone": z}` or `{"pin": p}` entry."""
     zone = report.get("zone")
     if isinstance(zone, (str, int)) and not isinstance(zone, bool):
         name = str(zone)
@@ -73,7 +73,7 @@ def zone_of(report: dict[str, Any]) -> str | None:
 
 
 def pin_of_zone(zone: str) -> int:
-    """The GPIO pin of a zone; raises ValueError for a zone the ESP8266 boards do not have."""
+    """Return the GPIO pin of a zone; raises ValueError for a zone the ESP8266 boards do not have."""
     try:
         return ZONE_TO_PIN[zone]
     except KeyError:
@@ -201,7 +201,7 @@ def firmware_support(sw_version: Any) -> FirmwareSupport:
 
 
 def pulse_problem(momentary_ms: int, times: int, pause_ms: int) -> tuple[str, str] | None:
-    """What makes a pulse pattern meaningless or harmful to switch.lua: (field, translation key).
+    """Return what makes a pulse pattern meaningless or harmful to switch.lua: (field, translation key).
 
     Fields are `momentary`, `times`, `pause` (the command's keys). switch.lua writes the on level,
     after `momentary` ms the off level, and only when a `pause` is given turns it on again after
@@ -257,7 +257,7 @@ class Pulse:
 
 
 def switch_command(zone: str, state: int, pulse: Pulse | None = None) -> dict[str, Any]:
-    """The body switch.lua runs, for `PUT /device` and the AWS IoT switch topic alike.
+    """Return the body switch.lua runs, for `PUT /device` and the AWS IoT switch topic alike.
 
     Keyed by `pin`, which every release reads (zone keys only from 3.1.0). A pulse always carries
     `times` and `pause`: without `times` switch.lua repeats forever while the 3.x handler reports

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+import re
 from typing import Any, Final
 
 from botocore.config import Config
@@ -16,7 +16,12 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from .errors import CloudError, InvalidCredentialsError, MissingPermissionError, ThrottledError
+from .errors import (
+    CloudError,
+    InvalidCredentialsError,
+    MissingPermissionError,
+    ThrottledError,
+)
 
 INVALID_CREDENTIALS: Final = frozenset(
     {
@@ -62,17 +67,17 @@ RETRY_CONFIG: Final = Config(
 
 
 def error_code(err: ClientError) -> str:
-    """The AWS error code of a ClientError."""
+    """Return the AWS error code of a ClientError."""
     return str(err.response.get("Error", {}).get("Code", ""))
 
 
 def error_message(err: ClientError) -> str:
-    """The AWS error message of a ClientError."""
+    """Return the AWS error message of a ClientError."""
     return str(err.response.get("Error", {}).get("Message", ""))
 
 
 def denied_action(err: ClientError) -> str | None:
-    """The IAM action AWS refused, as `service:Operation`, when the message names it."""
+    """Return the IAM action AWS refused, as `service:Operation`, when the message names it."""
     match = _DENIED_ACTION.search(error_message(err))
     return match.group(1) if match else None
 

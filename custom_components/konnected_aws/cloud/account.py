@@ -11,19 +11,19 @@ Assistant runs them in its executor.
 from __future__ import annotations
 
 import base64
-import hashlib
-import io
-import json
-import threading
-import time
-import zipfile
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
+import hashlib
+import io
+import json
 from pathlib import Path
+import threading
+import time
 from typing import Any, Final, Literal
+import zipfile
 
 import boto3
 from botocore.exceptions import ClientError
@@ -111,6 +111,7 @@ class AwsCredentials:
     session_token: str | None = None
 
     def __repr__(self) -> str:
+        """Show the region only, never the keys."""
         return f"AwsCredentials(access_key_id=<redacted>, region={self.region!r})"
 
 
@@ -141,7 +142,7 @@ class AccountResources:
 
 
 def lambda_package(source: Path | None = None) -> tuple[bytes, str]:
-    """The Lambda's zip and its SHA-256 as Lambda reports it (`CodeSha256`).
+    """Return the Lambda's zip and its SHA-256 as Lambda reports it (`CodeSha256`).
 
     The zip is deterministic (fixed timestamp and mode), so equal code gives an equal hash and
     a re-run does not upload anything.
@@ -215,10 +216,11 @@ class CloudAccount:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
+        """Show the region only, never the keys."""
         return f"CloudAccount(region={self.credentials.region!r})"
 
     def client(self, service: ServiceName) -> Any:
-        """A cached boto3 client with the layer's retry settings."""
+        """Return a cached boto3 client with the layer's retry settings."""
         with self._lock:
             if service not in self._clients:
                 self._clients[service] = self._session.client(
@@ -257,20 +259,20 @@ class CloudAccount:
         )
 
     def setup_policy_document(self, identity: AccountIdentity) -> PolicyDocument:
-        """The IAM policy the setup credentials need for `ensure` and `teardown`."""
+        """Return the IAM policy the setup credentials need for `ensure` and `teardown`."""
         return setup_policy(self.names, identity)
 
     def runtime_policy_document(self, identity: AccountIdentity) -> PolicyDocument:
-        """The IAM policy of the run-time user, whose key Home Assistant stores."""
+        """Return the IAM policy of the run-time user, whose key Home Assistant stores."""
         return runtime_policy(self.names, identity)
 
     def iot_endpoint(self) -> str:
-        """The account's `iot:Data-ATS` endpoint host (run-time right `iot:DescribeEndpoint`)."""
+        """Return the account's `iot:Data-ATS` endpoint host (run-time right `iot:DescribeEndpoint`)."""
         with translated_errors("Finding the IoT endpoint"):
             return self._describe_endpoint()[1]
 
     def load_private_key(self) -> bytes:
-        """The authorizer's private key (PEM) from SSM, decrypted. Never log it."""
+        """Return the authorizer's private key (PEM) from SSM, decrypted. Never log it."""
         with translated_errors("Reading the authorizer key"):
             try:
                 parameter = self.client("ssm").get_parameter(
@@ -336,7 +338,7 @@ class CloudAccount:
         )
 
     def _ensure_key_pair(self) -> tuple[bool, bytes]:
-        """The private key lives in SSM (SecureString); an existing one is always reused."""
+        """Keep the private key in SSM (SecureString); an existing one is always reused."""
         ssm = self.client("ssm")
         changed = False
         private_pem = self._stored_private_key()
@@ -529,7 +531,7 @@ class CloudAccount:
         return changed, str(user["Arn"])
 
     def _issue_runtime_key(self) -> tuple[bool, AwsCredentials]:
-        """A fresh key for the run-time user; of the older ones only the newest is kept.
+        """Issue a fresh key for the run-time user; of the older ones only the newest is kept.
 
         IAM allows two keys per user. Deleting all but the newest first leaves room for the
         new key while the key Home Assistant is using right now keeps working until it
@@ -558,19 +560,23 @@ class CloudAccount:
         return True, credentials
 
     def _wait_until_usable(self, credentials: AwsCredentials) -> None:
-        """IAM is eventually consistent: the new key (and a new user policy) work after a few
-        seconds. Reading the private key with it proves both."""
+        """Wait until the new key works.
+
+        IAM is eventually consistent: the new key (and a new user policy) work after a few
+        seconds. Reading the private key with it proves both.
+        """
         runtime = CloudAccount(
             credentials, names=self.names, endpoint_url=self._endpoint_url, sleep=self._sleep
         )
         for attempt in range(1, RUNTIME_KEY_ATTEMPTS + 1):
             try:
                 runtime.load_private_key()
-                return
             except (InvalidCredentialsError, MissingPermissionError):
                 if attempt == RUNTIME_KEY_ATTEMPTS:
                     raise
                 self._sleep(min(2.0 * attempt, 10.0))
+            else:
+                return
 
     def _ensure_function(self, role_arn: str) -> tuple[bool, str]:
         lambda_client = self.client("lambda")

@@ -35,6 +35,7 @@ class UnknownDeviceError(CloudError, KeyError):
     """The device is not in the device table."""
 
     def __str__(self) -> str:
+        """Return the message as written."""
         # KeyError would quote the message; show it as written.
         return str(self.args[0]) if self.args else "Unknown device"
 

@@ -52,11 +52,11 @@ class AccountIdentity:
     region: str
 
     def arn(self, service: str, resource: str) -> str:
-        """A regional ARN in this account (`arn:aws:ssm:eu-west-1:123456789012:parameter/x`)."""
+        """Return a regional ARN in this account (`arn:aws:ssm:eu-west-1:123456789012:parameter/x`)."""
         return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{resource}"
 
     def iam_arn(self, resource: str) -> str:
-        """An IAM ARN (IAM is global: no region)."""
+        """Return an IAM ARN (IAM is global: no region)."""
         return f"arn:{self.partition}:iam::{self.account_id}:{resource}"
 
 
@@ -127,7 +127,7 @@ def statement(
     resources: str | list[str],
     condition: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An Allow statement; a single action or resource is written as a string, as AWS shows it."""
+    """Return an Allow statement; a single action or resource is written as a string, as AWS shows it."""
     item: dict[str, Any] = {"Sid": sid} if sid else {}
     item["Effect"] = "Allow"
     item["Action"] = actions[0] if len(actions) == 1 else actions
@@ -139,12 +139,12 @@ def statement(
 
 
 def document(*statements: dict[str, Any]) -> PolicyDocument:
-    """A policy document of these statements."""
+    """Return a policy document of these statements."""
     return {"Version": POLICY_VERSION, "Statement": list(statements)}
 
 
 def statement_actions(item: dict[str, Any]) -> list[str]:
-    """A statement's actions as a list."""
+    """Return a statement's actions as a list."""
     actions = item["Action"]
     return [actions] if isinstance(actions, str) else list(actions)
 
@@ -164,7 +164,7 @@ def authorizer_trust_policy() -> PolicyDocument:
 
 
 def authorizer_role_policy(names: ResourceNames, identity: AccountIdentity) -> PolicyDocument:
-    """The Lambda reads this table's items by token and writes its own logs; nothing else."""
+    """Return the Lambda's policy: read this table's items by token and write its own logs; nothing else."""
     arns = ResourceArns(names, identity)
     return document(
         statement(None, ["dynamodb:Query"], arns.token_index),
@@ -178,7 +178,7 @@ def authorizer_role_policy(names: ResourceNames, identity: AccountIdentity) -> P
 
 
 def runtime_policy(names: ResourceNames, identity: AccountIdentity) -> PolicyDocument:
-    """What the key Home Assistant stores may do: exactly what running needs.
+    """Return what the key Home Assistant stores may do: exactly what running needs.
 
     Reading the private key signs tokens; the item actions register, rotate, revoke and delete
     devices; DescribeEndpoint finds the MQTT endpoint. `sts:GetCallerIdentity` needs no
@@ -200,7 +200,7 @@ def runtime_policy(names: ResourceNames, identity: AccountIdentity) -> PolicyDoc
 
 
 def setup_policy(names: ResourceNames, identity: AccountIdentity) -> PolicyDocument:
-    """What the setup credentials need for `ensure` and `teardown`; every statement is used.
+    """Return what the setup credentials need for `ensure` and `teardown`; every statement is used.
 
     These credentials can write the IAM policies of the authorizer's role and of the run-time
     user, so they are as strong as an administrator of these two identities: they are entered

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
+import re
 from typing import Any, Final, Literal
 
 from boto3.dynamodb.conditions import Key
@@ -37,6 +37,7 @@ class DeviceCredentials:
     token: str
 
     def __repr__(self) -> str:
+        """Show the device id only, never the token."""
         return f"DeviceCredentials(device_id={self.device_id!r})"
 
 
@@ -53,6 +54,7 @@ class DeviceRecord:
     updated_at: str
 
     def __repr__(self) -> str:
+        """Show the record without its token."""
         # Without the token: records end up in logs and diagnostics.
         fields = f"device_id={self.device_id!r}, kind={self.kind!r}, status={self.status!r}"
         return f"DeviceRecord({fields})"
@@ -91,7 +93,7 @@ def _now() -> str:
 
 @contextmanager
 def _known(device_id: str) -> Iterator[None]:
-    """A failed `attribute_exists(device_id)` condition means the device is not registered."""
+    """Treat a failed `attribute_exists(device_id)` condition as a device not registered."""
     try:
         yield
     except ClientError as err:
@@ -104,8 +106,11 @@ class DeviceRegistry:
     """Register, rotate, revoke and delete devices (every call blocks)."""
 
     def __init__(self, open_table: Callable[[], Any]) -> None:
-        """`open_table` returns the boto3 DynamoDB Table resource; it is called on first use,
-        so a registry can be made in the event loop (building boto3 resources reads files)."""
+        """Set up the registry; the table is opened on first use.
+
+        `open_table` returns the boto3 DynamoDB Table resource; it is called on first use,
+        so a registry can be made in the event loop (building boto3 resources reads files).
+        """
         self._open_table = open_table
 
     @cached_property
@@ -137,7 +142,7 @@ class DeviceRegistry:
         return DeviceCredentials(device_id, token)
 
     def get(self, device_id: str) -> DeviceRecord | None:
-        """The device's record, or None."""
+        """Return the device's record, or None."""
         check_device_id(device_id)
         with translated_errors("Reading the device"):
             item = self._table.get_item(Key={"device_id": device_id}, ConsistentRead=True).get(
@@ -146,7 +151,7 @@ class DeviceRegistry:
         return DeviceRecord.from_item(item) if item else None
 
     def find_by_token(self, token: str) -> DeviceRecord | None:
-        """The device holding a token (as the authorizer looks it up), or None."""
+        """Return the device holding a token (as the authorizer looks it up), or None."""
         if not token:
             return None
         with translated_errors("Looking up the token"):
@@ -156,7 +161,7 @@ class DeviceRegistry:
         return DeviceRecord.from_item(items[0]) if len(items) == 1 else None
 
     def rotate_token(self, device_id: str) -> DeviceCredentials:
-        """A new token for an existing device; the old one stops working at once."""
+        """Issue a new token for an existing device; the old one stops working at once."""
         check_device_id(device_id)
         token = new_token()
         with translated_errors("Rotating the token"), _known(device_id):

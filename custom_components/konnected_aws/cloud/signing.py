@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import secrets
 from dataclasses import dataclass
+import secrets
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -27,11 +27,12 @@ class KeyPair:
     public_pem: bytes
 
     def __repr__(self) -> str:
+        """Show nothing of the keys."""
         return "KeyPair(<redacted>)"
 
 
 def generate_key_pair(bits: int = 2048) -> KeyPair:
-    """A new RSA key pair (PKCS#8 private key, SubjectPublicKeyInfo public key)."""
+    """Generate a new RSA key pair (PKCS#8 private key, SubjectPublicKeyInfo public key)."""
     if bits < 2048:
         raise ValueError("RSA keys shorter than 2048 bits are not accepted")
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
@@ -50,12 +51,12 @@ def generate_key_pair(bits: int = 2048) -> KeyPair:
 def _rsa_private_key(private_key_pem: bytes) -> rsa.RSAPrivateKey:
     key = serialization.load_pem_private_key(private_key_pem, password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError("The authorizer key must be an RSA key")
+        raise ValueError("The authorizer key must be an RSA key")  # noqa: TRY004 - callers handle any unusable key as ValueError, like a PEM that does not parse
     return key
 
 
 def public_key_of(private_key_pem: bytes) -> bytes:
-    """The public half of a PEM RSA private key (ValueError for anything else)."""
+    """Return the public half of a PEM RSA private key (ValueError for anything else)."""
     key = _rsa_private_key(private_key_pem)
     return key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -63,7 +64,7 @@ def public_key_of(private_key_pem: bytes) -> bytes:
 
 
 def new_token() -> str:
-    """A URL-safe random token (192 bits, 32 characters)."""
+    """Return a URL-safe random token (192 bits, 32 characters)."""
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
@@ -75,7 +76,7 @@ def sign_token(private_key_pem: bytes, token: str) -> str:
 
 
 def verify_token_signature(public_key_pem: bytes, token: str, signature: str) -> bool:
-    """True when `signature` is the key's signature of `token` (what AWS IoT checks)."""
+    """Tell whether `signature` is the key's signature of `token` (what AWS IoT checks)."""
     try:
         key = serialization.load_pem_public_key(public_key_pem)
         raw = base64.b64decode(signature, validate=True)

@@ -10,21 +10,27 @@ masks paho's WebSocket control frames (`mask_paho_websocket_frames`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 import contextlib
+from dataclasses import dataclass
 import functools
 import inspect
 import logging
 import random
 import ssl
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 import aiomqtt
 from paho.mqtt import client as paho_client
 
-from .messages import BRIDGE_SUBSCRIPTIONS, ActuatorCommand, BoardMessage, board_topics, parse_message
+from .messages import (
+    BRIDGE_SUBSCRIPTIONS,
+    ActuatorCommand,
+    BoardMessage,
+    board_topics,
+    parse_message,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -54,12 +60,13 @@ class BridgeCredentials:
     client_id: str
 
     def __repr__(self) -> str:
+        """Show the URL and client id only."""
         # Keeps the token and its signature out of logs and tracebacks.
         return f"BridgeCredentials(url={self.url!r}, client_id={self.client_id!r})"
 
 
 def iot_url(endpoint: str) -> str:
-    """The WebSocket URL for an IoT data endpoint host (or an explicit ws/wss URL)."""
+    """Return the WebSocket URL for an IoT data endpoint host (or an explicit ws/wss URL)."""
     if "://" in endpoint:
         return endpoint
     return f"wss://{endpoint}/mqtt"
@@ -90,7 +97,7 @@ def mask_paho_websocket_frames() -> None:
         return create_frame(self, opcode, data, 1)
 
     setattr(masked, "konnected_masked", True)  # noqa: B010 - marks the patch as applied
-    wrapper._create_frame = masked
+    wrapper._create_frame = masked  # noqa: SLF001 - patching paho's frame builder is the point (see above)
 
 
 type MessageCallback = Callable[[BoardMessage], None]

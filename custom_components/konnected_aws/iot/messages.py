@@ -7,9 +7,9 @@ The firmware publishes to whatever topics it is provisioned with (`aws.topics` i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any, Final
 
 from ..board.models import Pulse, switch_command, zone_of
@@ -42,7 +42,7 @@ class BoardTopics:
     switch: str
 
     def as_firmware_settings(self) -> dict[str, str]:
-        """The `aws.topics` object of the firmware's settings."""
+        """Return the `aws.topics` object of the firmware's settings."""
         return {"sensor": self.sensor, "heartbeat": self.heartbeat, "switch": self.switch}
 
 
@@ -126,7 +126,7 @@ def _number(value: Any) -> float | None:
 
 
 def device_id_of_topic(topic: str) -> str | None:
-    """The device id in `konnected/<device_id>/<suffix>`, or None for a foreign topic."""
+    """Return the device id in `konnected/<device_id>/<suffix>`, or None for a foreign topic."""
     parts = topic.split("/")
     if len(parts) != 3 or parts[0] != TOPIC_PREFIX or not parts[1]:
         return None

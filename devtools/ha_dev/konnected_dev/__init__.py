@@ -9,10 +9,10 @@ and hands every answer to konnected_aws exactly as HA's ssdp integration would.
 from __future__ import annotations
 
 import asyncio
-import os
-import xml.etree.ElementTree as ElementTree
 from datetime import timedelta
+import os
 from typing import Any
+from xml.etree import ElementTree as ET
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
 from homeassistant.core import Event, HomeAssistant
@@ -65,7 +65,7 @@ async def _discover(hass: HomeAssistant, targets: list[tuple[str, int]]) -> None
                 continue
             async with session.get(location) as response:
                 description = await response.text()
-            device = ElementTree.fromstring(description).find(f"{UPNP_NS}device")
+            device = ET.fromstring(description).find(f"{UPNP_NS}device")  # noqa: S314 - dev-only: the description of a board this dev instance was pointed at
             upnp = {}
             if device is not None:
                 upnp = {child.tag.removeprefix(UPNP_NS): (child.text or "") for child in device}
