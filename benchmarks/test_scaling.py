@@ -1,23 +1,24 @@
-"""How board changes, start-up and a storm of reports scale with the number of boards (issue 14).
+"""How adoption, start-up and storms of reports scale with the number of boards (issue 14).
 
 Everything real, in one process on 127.0.0.1: the IoT emulator (moto, the amqtt broker with the
 emulated custom authorizer running the shipped Lambda), full simulated boards (firmware HTTP API,
-SSDP, MQTT over WebSocket with their own tokens) and a real Home Assistant test instance.
+SSDP, MQTT over WebSocket under their own tokens) and a real Home Assistant test instance.
 
 - Fleet: N boards are powered on, registered and provisioned with the integration's own adoption
-  code (`async_adopt_board`: AWS registration, `PUT /settings`, the first report through AWS
-  IoT). Home Assistant is then stopped (entry unloaded, its in-memory board states dropped, as
-  a restart loses them), every board's subentry is added, levels change while it is down, and
-  the entry is set up again: that is the measured start-up, until every entity shows the
-  board's true level.
-- Adoption: one more simulated board, discovered and adopted through the real SSDP config flow
-  with one click, among N = 1, 50, 200 existing boards: wall time, the in-place apply (the
-  update listener's `async_sync_boards`), process CPU, state writes, existing entities whose
-  state changed ("blinked") and bridge reconnects.
-- Storms at 200 boards: all boards lose power and come back at once (each reports its outputs,
-  a heartbeat and every input at boot), and a broker restart (everything reconnects at once,
-  levels changed during the outage). Reports published (acknowledged by the broker) are
-  compared with the reports the bridge received, and the time until every entity is right.
+  code (`async_adopt_board`: AWS registration, `PUT /settings`, first report through AWS IoT),
+  their subentries added to the stopped entry, and the entry started once. Then Home Assistant
+  restarts (entry unloaded, its in-memory board states dropped), inputs change while it is
+  down, and the measured start-up runs until every entity shows its board's true level.
+- Adoption among N = 1, 50, 200: the N-th board is adopted through the discovery flow as a
+  warm-up, then one more simulated board is discovered and adopted with one click through the
+  real SSDP config flow. Measured: wall time, process CPU, the update listener's in-place
+  apply (`async_sync_boards`) and its re-reading of every subentry, state writes, existing
+  entities whose state changed ("blinked"), bridge reconnects.
+- Storms at 200 boards: every input of every board flips at once; every board loses power and
+  boots at the same moment (outputs, heartbeat and every input reported at boot); the broker
+  restarts (everything reconnects at once). Reports the broker acknowledged (boards publish
+  with QoS 1) are compared with those the bridge handed to the hub, and the time until every
+  entity is right is taken from the state machine's events.
 
 Numbers go to docs/benchmarks.md. Run:
 `scripts/run python -m pytest benchmarks/test_scaling.py -s -p no:randomly`.
