@@ -27,37 +27,41 @@ Numbers go to docs/benchmarks.md. Run:
 from __future__ import annotations
 
 import asyncio
-import gc
-import statistics
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+import gc
+import statistics
+import time
 from types import MappingProxyType
 from typing import Any
 from unittest.mock import patch
 
 import pytest
-from homeassistant.config_entries import ConfigEntry, ConfigSubentry
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
-from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
-from homeassistant.helpers import entity_registry as er
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request
 
 import custom_components.konnected_aws as integration
 from custom_components.konnected_aws import boards as board_changes
-from custom_components.konnected_aws.boards import async_sync_boards
 from custom_components.konnected_aws.adoption import async_adopt_board, async_read_board
+from custom_components.konnected_aws.boards import async_sync_boards
 from custom_components.konnected_aws.config_flow import board_title
 from custom_components.konnected_aws.const import DOMAIN, SUBENTRY_BOARD
 from custom_components.konnected_aws.iot.messages import BoardMessage
-from custom_components.konnected_aws.runtime import BoardInfo, KonnectedConfigEntry, adopted_boards
+from custom_components.konnected_aws.runtime import (
+    BoardInfo,
+    KonnectedConfigEntry,
+    adopted_boards,
+)
 from custom_components.konnected_aws.zones import default_zones
 from devtools.board_simulator import ZONE_TO_PIN, SimulatedBoard
 from devtools.iot_emulator import IotEmulator
 from devtools.iot_emulator.broker import Authorization
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from tests.conftest import BoardFactory
 from tests.test_end_to_end import adopt, entity_id, setup_account, wait_for
 

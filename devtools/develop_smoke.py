@@ -154,7 +154,8 @@ async def main(args: argparse.Namespace) -> int:
             mac = str((await response.json())["mac"]).replace(":", "").lower()
         zone_1 = f"binary_sensor.konnected_{mac[-6:]}_zone_1"
         for level, expected in ((1, "on"), (0, "off")):
-            async with session.post(f"{board_url}/_sim/zone", json={"zone": "1", "state": level}):
+            control = f"http://127.0.0.1:{args.board_control_port}/zone"
+            async with session.post(control, json={"board": mac, "zone": "1", "state": level}):
                 pass
 
             async def follows(expected: str = expected) -> bool:
@@ -172,5 +173,6 @@ if __name__ == "__main__":
     parser.add_argument("--moto-url", default="http://127.0.0.1:5055")
     parser.add_argument("--iot-url", default="ws://127.0.0.1:8884/mqtt")
     parser.add_argument("--board-http-port", type=int, default=9101, help="the first board's")
+    parser.add_argument("--board-control-port", type=int, default=9100, help="the simulator's POST /zone")
     parser.add_argument("--boards", type=int, default=2, help="how many to expect (fresh .dev/ only)")
     sys.exit(asyncio.run(main(parser.parse_args())))

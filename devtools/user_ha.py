@@ -341,17 +341,19 @@ class Ports:
     moto: int = 5055
     board_http: int = 9101
     board_ssdp: int = 9201
+    # The simulator's scripting endpoint (POST /zone), not part of any board.
+    board_control: int = 9100
 
     @classmethod
     def free(cls, boards: int) -> Ports:
         """Free ports; the simulator numbers each board's ports up from a base, so those run on."""
-        http, iot, moto, *board_http = free_ports(3 + boards)
+        http, iot, moto, control, *board_http = free_ports(4 + boards)
         board_ssdp = free_ports(boards, socket.SOCK_DGRAM)
         if any(port != board_http[0] + index for index, port in enumerate(board_http)) or any(
             port != board_ssdp[0] + index for index, port in enumerate(board_ssdp)
         ):
             return cls.free(boards)
-        return cls(http, iot, moto, board_http[0], board_ssdp[0])
+        return cls(http, iot, moto, board_http[0], board_ssdp[0], control)
 
     @property
     def url(self) -> str:
@@ -522,6 +524,8 @@ class DevStack:
                 str(ports.board_http),
                 "--ssdp-base-port",
                 str(ports.board_ssdp),
+                "--control-port",
+                str(ports.board_control),
             ],
         )
         wait_for_port(ports.board_http, boards, timeout=120)
@@ -585,12 +589,18 @@ def main() -> None:
     parser.add_argument("--moto-port", type=int, default=Ports.moto)
     parser.add_argument("--board-http-port", type=int, default=Ports.board_http)
     parser.add_argument("--board-ssdp-port", type=int, default=Ports.board_ssdp)
+    parser.add_argument("--board-control-port", type=int, default=Ports.board_control)
     args = parser.parse_args()
     # Also when started with SIGINT ignored (a background job of a non-interactive shell).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     ports = Ports(
-        args.http_port, args.iot_port, args.moto_port, args.board_http_port, args.board_ssdp_port
+        args.http_port,
+        args.iot_port,
+        args.moto_port,
+        args.board_http_port,
+        args.board_ssdp_port,
+        args.board_control_port,
     )
     ha_version = resolve_ha_version(args.ha_version or suite_ha_version())
     venv, config_dir = args.dir / "venv", args.dir / "config"

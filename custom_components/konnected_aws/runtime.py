@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
@@ -97,6 +97,8 @@ class KonnectedRuntime:
     entity_adders: dict[str, BoardEntityAdder] = field(default_factory=dict)
     # Addresses seen but not yet proven by the boards themselves (set right after setup).
     addresses: AddressGuard | None = None
+    # Each board subentry's data and title as last read, with what was read from them.
+    seen_subentries: dict[str, tuple[Mapping[str, Any], str, BoardInfo]] = field(default_factory=dict)
     # Run once when a board joins the running entry, before its entities are added (by board id).
     before_board_added: dict[str, Callable[[BoardInfo], None]] = field(default_factory=dict)
     # Board changes are applied one at a time (two adoptions may finish together).

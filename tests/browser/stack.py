@@ -66,6 +66,7 @@ class SimulatedBoardProcess:
     mac: str
     http_port: int
     ssdp_port: int
+    control_port: int
 
     @property
     def url(self) -> str:
@@ -79,8 +80,8 @@ class SimulatedBoardProcess:
 
 
 class BoardControl:
-    """The simulated hardware behind a board: `/_sim/zone` to move an input, the firmware's
-    own `GET /device?pin=N&zone=Z` to read an output (server_device.lua)."""
+    """The simulated hardware behind a board: the simulator's control port (POST /zone) to move
+    an input, the firmware's own `GET /device?pin=N&zone=Z` to read an output (server_device.lua)."""
 
     def __init__(self, session: aiohttp.ClientSession, board: SimulatedBoardProcess) -> None:
         """Talk to `board` over `session`."""
@@ -89,8 +90,9 @@ class BoardControl:
 
     async def set_zone(self, zone: str, level: int) -> None:
         """Open (1) or close (0) the circuit on an input zone."""
-        url = f"{self._board.url}/_sim/zone"
-        async with self._session.post(url, json={"zone": zone, "state": level}) as answer:
+        url = f"http://{LOOPBACK}:{self._board.control_port}/zone"
+        body = {"board": self._board.mac.replace(":", ""), "zone": zone, "state": level}
+        async with self._session.post(url, json=body) as answer:
             answer.raise_for_status()
 
     async def output_level(self, zone: str) -> int:
@@ -227,8 +229,9 @@ def _plan(work_dir: Path, log_dir: Path) -> Stack:
     board_http = free_port_run(BOARDS)
     board_ssdp = free_port_run(BOARDS, socket.SOCK_DGRAM)
     # devtools/board_simulator/__main__.py numbers its boards' MACs from 01.
+    control_port = free_port()
     boards = [
-        SimulatedBoardProcess(f"5c:cf:7f:00:00:{i + 1:02x}", board_http + i, board_ssdp + i)
+        SimulatedBoardProcess(f"5c:cf:7f:00:00:{i + 1:02x}", board_http + i, board_ssdp + i, control_port)
         for i in range(BOARDS)
     ]
     http_port = free_port()
@@ -258,7 +261,14 @@ async def _start_all(stack: Stack, session: aiohttp.ClientSession) -> None:
         ["-m", "devtools.iot_emulator", "--port", str(iot_port), "--moto-port", str(moto_port)],
     )
     first = stack.discoverable_board
-    ports = ["--http-base-port", str(first.http_port), "--ssdp-base-port", str(first.ssdp_port)]
+    ports = [
+        "--http-base-port",
+        str(first.http_port),
+        "--ssdp-base-port",
+        str(first.ssdp_port),
+        "--control-port",
+        str(first.control_port),
+    ]
     await _start(
         stack, "boards", ["-m", "devtools.board_simulator", "--boards", str(BOARDS), *ports]
     )

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import contextlib
 import json
 
 import aiomqtt
-import pytest
 
 from devtools.iot_emulator import IotEmulator
 
@@ -24,7 +24,9 @@ async def test_the_authorizer_runs_again_at_each_refresh(
     emulator = await make_emulator(time_scale=0.002)
     authorizer = await deploy(emulator)("refreshing", answer=response(refreshAfterInSeconds=300))
     reached: list[str] = []
-    with pytest.raises(aiomqtt.MqttError):  # noqa: PT012 - the emulator drops the session at some point inside it
+    # The drop itself is asserted below from the emulator's side; aiomqtt 2.5 no longer re-raises
+    # it when the context is left, older versions do.
+    with contextlib.suppress(aiomqtt.MqttError):
         # keep-alive 1,200 s: 1.5 x 1,200 x 1/500 = 3.6 s without pings is allowed.
         async with mqtt_client(
             emulator, identifier="device1", websocket_headers=authorizer.headers(), keepalive=1200
@@ -53,7 +55,9 @@ async def test_the_session_ends_after_disconnect_after(
     CUSTOMAUTH_TTL_EXPIRATION even while the client is active."""
     emulator = await make_emulator(time_scale=0.002)
     authorizer = await deploy(emulator)("short", answer=response(disconnectAfterInSeconds=300))
-    with pytest.raises(aiomqtt.MqttError):  # noqa: PT012 - the emulator drops the session at some point inside it
+    # The drop itself is asserted below from the emulator's side; aiomqtt 2.5 no longer re-raises
+    # it when the context is left, older versions do.
+    with contextlib.suppress(aiomqtt.MqttError):
         async with mqtt_client(
             emulator, identifier="device1", websocket_headers=authorizer.headers(), keepalive=1200
         ) as client:

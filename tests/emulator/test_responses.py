@@ -4,11 +4,11 @@ may do (with policy variables)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+import contextlib
 import json
 from typing import Any
 
 import aiomqtt
-import pytest
 
 from devtools.iot_emulator import IotEmulator
 
@@ -179,7 +179,9 @@ async def test_policy_variables(
     authorizer = await deploy(iot_emulator)("scoped", answer=response(POLICY_WITH_VARIABLES))
     headers = authorizer.headers()
     reached: list[str] = []
-    with pytest.raises(aiomqtt.MqttError):  # noqa: PT012 - the emulator drops the session at some point inside it
+    # The drop itself is asserted below from the emulator's side; aiomqtt 2.5 no longer re-raises
+    # it when the context is left, older versions do.
+    with contextlib.suppress(aiomqtt.MqttError):
         async with mqtt_client(
             iot_emulator, identifier="dev1", websocket_headers=headers
         ) as client:
