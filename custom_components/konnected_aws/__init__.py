@@ -148,6 +148,10 @@ async def _async_offer_discovered_boards(hass: HomeAssistant, boards: dict[str, 
     make HA skip the board until its next scan. A board already on a card is refused by its
     unique id, so nothing is offered twice.
     """
+    # Cards shown while there was no account only offered to connect one: replace them.
+    for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN):
+        if flow["step_id"] == "discovery_confirm":
+            hass.config_entries.flow.async_abort(flow["flow_id"])
     adopted_hosts = {(info.host, info.port) for info in boards.values()}
     for info in await _async_ssdp_discoveries(hass):
         location = urlsplit(info.ssdp_location or "")

@@ -203,7 +203,8 @@ class HomeAssistantUi:
         await self.open_integrations()
         await self.page.get_by_role("button", name="Add integration").click()
         await self.page.get_by_placeholder("Search for a brand name").fill(name)
-        await self.page.get_by_text(name, exact=True).click()
+        # Scoped to the dialog: a Discovered card behind it shows the same name.
+        await self.page.locator("dialog-add-integration").get_by_text(name, exact=True).click()
         return FlowDialog(self.page)
 
     def integration_card(self) -> Locator:
