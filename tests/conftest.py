@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -29,13 +30,21 @@ FAST = Timing(reboot_delay=0.05, boot_time=0.1, heartbeat_interval=300.0, reconn
 type BoardFactory = Callable[[str], Awaitable[SimulatedBoard]]
 
 
+type SimulatedBoardFactory = Callable[..., Awaitable[SimulatedBoard]]
+
+
 @pytest.fixture
-async def make_board(socket_enabled: None) -> AsyncIterator[BoardFactory]:
-    """Power on simulated boards (firmware delays shortened); all powered off afterwards."""
+async def make_simulated_board(socket_enabled: None) -> AsyncIterator[SimulatedBoardFactory]:
+    """Power on simulated boards of any release (firmware delays shortened unless given);
+    every board made is powered off afterwards."""
     boards: list[SimulatedBoard] = []
 
-    async def make(mac: str) -> SimulatedBoard:
-        board = SimulatedBoard(mac, timing=Timing(**vars(FAST)))
+    async def make(
+        mac: str, *, sw_version: str = "3.1.5", timing: Timing | None = None, files: dict[str, Any] | None = None
+    ) -> SimulatedBoard:
+        board = SimulatedBoard(mac, sw_version=sw_version, timing=timing or Timing(**vars(FAST)))
+        if files:
+            board.files.update(files)
         await board.start()
         boards.append(board)
         return board
@@ -43,3 +52,13 @@ async def make_board(socket_enabled: None) -> AsyncIterator[BoardFactory]:
     yield make
     for board in boards:
         await board.close()
+
+
+@pytest.fixture
+def make_board(make_simulated_board: SimulatedBoardFactory) -> BoardFactory:
+    """Simulated boards of the newest release, by MAC."""
+
+    async def make(mac: str) -> SimulatedBoard:
+        return await make_simulated_board(mac)
+
+    return make

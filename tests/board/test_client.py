@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 import socket
 from typing import Any
 
@@ -24,8 +24,8 @@ from custom_components.konnected_aws.zones import (
     ZoneType,
     firmware_zone_settings,
 )
-from devtools.board_simulator import SimulatedBoard, Timing
-from tests.conftest import FAST, BoardFactory
+from devtools.board_simulator import SimulatedBoard
+from tests.conftest import BoardFactory, SimulatedBoardFactory
 
 MAC = "88:40:f5:20:99:48"
 RELEASES = ("2.3.2", "3.0.1", "3.1.5")
@@ -35,19 +35,13 @@ type ReleaseFactory = Callable[[str], Awaitable[SimulatedBoard]]
 
 
 @pytest.fixture
-async def make_release(socket_enabled: None) -> AsyncIterator[ReleaseFactory]:
-    """Simulated boards of a given firmware release (delays shortened); powered off afterwards."""
-    boards: list[SimulatedBoard] = []
+def make_release(make_simulated_board: SimulatedBoardFactory) -> ReleaseFactory:
+    """Simulated boards of a given firmware release (delays shortened)."""
 
     async def make(sw_version: str) -> SimulatedBoard:
-        board = SimulatedBoard(MAC, sw_version=sw_version, timing=Timing(**vars(FAST)))
-        await board.start()
-        boards.append(board)
-        return board
+        return await make_simulated_board(MAC, sw_version=sw_version)
 
-    yield make
-    for board in boards:
-        await board.close()
+    return make
 
 
 def fast_client(board: SimulatedBoard, session: aiohttp.ClientSession, **kwargs: Any) -> BoardClient:

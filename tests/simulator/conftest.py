@@ -17,6 +17,7 @@ from websockets.utils import accept_key
 from custom_components.konnected_aws.cloud.signing import sign_token
 from devtools.board_simulator import SimulatedBoard, Timing
 from devtools.iot_emulator import IotEmulator
+from tests.conftest import SimulatedBoardFactory
 
 FAST = Timing(reboot_delay=0.05, boot_time=0.1, heartbeat_interval=300.0, reconnect_delay=0.05, scale=0.01)
 MAC = "5c:cf:7f:12:34:56"
@@ -104,21 +105,15 @@ type MakeBoard = Callable[..., Awaitable[SimulatedBoard]]
 
 
 @pytest.fixture
-async def make_sim(socket_enabled: None) -> AsyncIterator[MakeBoard]:
+def make_sim(make_simulated_board: SimulatedBoardFactory) -> MakeBoard:
     """Boards of any release with fast timings (override fields with keyword arguments)."""
-    boards: list[SimulatedBoard] = []
 
-    async def make(sw_version: str = "3.1.5", *, mac: str = MAC, files: dict[str, Any] | None = None, **timing: float) -> SimulatedBoard:
-        board = SimulatedBoard(mac, sw_version=sw_version, timing=replace(FAST, **timing))
-        if files:
-            board.files.update(files)
-        await board.start()
-        boards.append(board)
-        return board
+    async def make(
+        sw_version: str = "3.1.5", *, mac: str = MAC, files: dict[str, Any] | None = None, **timing: float
+    ) -> SimulatedBoard:
+        return await make_simulated_board(mac, sw_version=sw_version, timing=replace(FAST, **timing), files=files)
 
-    yield make
-    for board in boards:
-        await board.close()
+    return make
 
 
 @dataclass
