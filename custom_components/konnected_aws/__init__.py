@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from urllib.parse import urlsplit
 
 from homeassistant.config_entries import SOURCE_SSDP
@@ -34,7 +33,12 @@ from .const import (
     SSDP_SEARCH_TARGET,
 )
 from .hub import BoardState, KonnectedHub
-from .iot.connection import BridgeConnection, BridgeCredentials, iot_url
+from .iot.connection import (
+    BridgeConnection,
+    BridgeCredentials,
+    bridge_client_id,
+    iot_url,
+)
 from .legacy import async_offer_legacy_boards
 from .orphans import OrphanRegistrations
 from .repairs import async_check_stored_keys
@@ -79,7 +83,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) ->
             signature=sign_token(private_key_pem, entry.data[CONF_BRIDGE_TOKEN]),
             # A random suffix per run: two installations restored from one backup must not
             # share a client id (the authorizer allows konnected-bridge-<id>-*).
-            client_id=f"konnected-bridge-{entry.data[CONF_BRIDGE_ID]}-{secrets.token_hex(4)}",
+            client_id=bridge_client_id(entry.data[CONF_BRIDGE_ID]),
         ),
         hub.async_handle_report,
         hub.async_connection_changed,

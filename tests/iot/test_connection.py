@@ -15,6 +15,7 @@ from custom_components.konnected_aws.iot.connection import (
     BridgeConnection,
     BridgeCredentials,
     BridgeNotConnectedError,
+    bridge_client_id,
     iot_url,
     mask_paho_websocket_frames,
 )
@@ -150,14 +151,17 @@ async def test_consumer_errors_do_not_drop_the_connection(plain_broker: PlainBro
         await connection.stop()
 
 
-async def _bridge_on_emulator(emulator: IotEmulator) -> tuple[BridgeConnection, Recorder]:
+async def _bridge_on_emulator(
+    emulator: IotEmulator, client_id: str = "konnected-bridge-hassbridge1-0001"
+) -> tuple[BridgeConnection, Recorder]:
     """The bridge authenticated by the shipped authorizer on an emulated account."""
     bridge_id = "hassbridge1"
 
     def setup() -> tuple[str, str]:
         cloud = emulator.cloud_account()
-        cloud.ensure()
-        cloud.registry.register(bridge_id, "user", "bridge")
+        cloud.ensure()  # idempotent: a second bridge on the account finds it all in place
+        if cloud.registry.get(bridge_id) is None:
+            cloud.registry.register(bridge_id, "user", "bridge")
         return emulator.signed_token(bridge_id)
 
     token, signature = await asyncio.get_running_loop().run_in_executor(None, setup)
@@ -167,7 +171,7 @@ async def _bridge_on_emulator(emulator: IotEmulator) -> tuple[BridgeConnection, 
         authorizer_name="konnected-aws",
         token=token,
         signature=signature,
-        client_id=f"konnected-bridge-{bridge_id}-0001",
+        client_id=client_id,
     )
     connection = BridgeConnection(
         credentials, recorder.on_message, recorder.on_change, backoff_initial=60
@@ -234,3 +238,25 @@ def test_the_paho_patch_leaves_a_changed_paho_alone(
     mask_paho_websocket_frames()
     assert _WebsocketWrapper._create_frame is create_frame
     assert "framing changed" in caplog.text
+
+
+async def test_two_installations_with_one_bridge_principal_both_stay_connected(
+    iot_emulator: IotEmulator,
+) -> None:
+    """A backup restored on a second machine holds the same bridge principal: each run connects
+    with its own client id, so AWS IoT's takeover never knocks either off."""
+    first, first_recorder = await _bridge_on_emulator(iot_emulator, bridge_client_id("hassbridge1"))
+    second, second_recorder = await _bridge_on_emulator(iot_emulator, bridge_client_id("hassbridge1"))
+    assert first.client_id != second.client_id
+    first.start()
+    second.start()
+    try:
+        assert await first.wait_connected(10)
+        assert await second.wait_connected(10)
+        await asyncio.sleep(2)
+        assert first.connected and second.connected
+        assert first_recorder.changes == [True]
+        assert second_recorder.changes == [True]
+    finally:
+        await first.stop()
+        await second.stop()

@@ -17,6 +17,7 @@ import functools
 import inspect
 import logging
 import random
+import secrets
 import ssl
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -63,6 +64,16 @@ class BridgeCredentials:
         """Show the URL and client id only."""
         # Keeps the token and its signature out of logs and tracebacks.
         return f"BridgeCredentials(url={self.url!r}, client_id={self.client_id!r})"
+
+
+def bridge_client_id(bridge_id: str) -> str:
+    """Return a client id for this run of the bridge: the principal's prefix, a random suffix.
+
+    AWS IoT disconnects a client when another connects with the same id. Two Home Assistant
+    installations holding the same bridge principal (a backup restored on a second machine)
+    would otherwise knock each other off forever; with a suffix per run both stay connected.
+    """
+    return f"konnected-bridge-{bridge_id}-{secrets.token_hex(4)}"
 
 
 def iot_url(endpoint: str) -> str:
