@@ -21,7 +21,7 @@ DOMAIN = "konnected_aws"
 FLOW_TIMEOUT_MS = 120_000
 FIELD_RENDER_TIMEOUT_S = 20  # account setup and adoption wait for AWS and a board reboot
 
-# A field value: text or number typed in, a bool for a checkbox, or the visible label of a
+# A field value: text or number typed in, a bool for a checkbox or switch, or the visible label of a
 # select option or radio button. A Mapping fills the fields of a section.
 type FieldValue = str | int | float | bool | Mapping[str, FieldValue]
 
@@ -117,11 +117,12 @@ class FlowDialog:
     async def _set(self, field: Locator, value: str | float | bool) -> None:
         await expect(field).to_have_count(1)
         if isinstance(value, bool):
-            checkbox = field.get_by_role("checkbox")
-            if await checkbox.is_checked() != value:
-                # the box drawn over the input takes the click, as it does for a finger
-                await field.locator("ha-checkbox").click()
-            await expect(checkbox).to_be_checked(checked=value)
+            # A plain bool renders a checkbox, a boolean selector a switch.
+            toggle = field.get_by_role("checkbox").or_(field.get_by_role("switch")).first
+            if await toggle.is_checked() != value:
+                # the control drawn over the input takes the click, as it does for a finger
+                await field.locator("ha-checkbox, ha-switch").first.click()
+            await expect(toggle).to_be_checked(checked=value)
         elif await field.locator("ha-picker-field").count():
             await field.locator("ha-picker-field").click()
             await field.get_by_role("menuitem", name=str(value), exact=True).click()
