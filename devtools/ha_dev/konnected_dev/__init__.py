@@ -14,10 +14,17 @@ import os
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from homeassistant.config_entries import (
+    SIGNAL_CONFIG_ENTRY_CHANGED,
+    ConfigEntry,
+    ConfigEntryChange,
+    ConfigEntryState,
+)
 from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import discovery_flow
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.service_info.ssdp import SsdpServiceInfo
 from homeassistant.helpers.typing import ConfigType
@@ -98,5 +105,14 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
         await run()
         async_track_time_interval(hass, run, timedelta(minutes=1))
 
+    @callback
+    def entry_changed(change: ConfigEntryChange, entry: ConfigEntry) -> None:
+        # HA's own scanner hands what it knows to an account the moment it loads
+        # (konnected_aws._async_offer_discovered_boards); this helper has no such memory, so it
+        # searches again then.
+        if entry.domain == "konnected_aws" and entry.state is ConfigEntryState.LOADED:
+            hass.async_create_task(run(), "konnected_dev search after the account loaded")
+
     hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STARTED, started)
+    async_dispatcher_connect(hass, SIGNAL_CONFIG_ENTRY_CHANGED, entry_changed)
     return True
