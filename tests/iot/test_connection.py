@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+import gc
 import json
 
 import aiomqtt
@@ -260,3 +261,44 @@ async def test_two_installations_with_one_bridge_principal_both_stay_connected(
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_a_refused_subscribe_leaves_no_unretrieved_error(
+    iot_emulator: IotEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """AWS drops a client whose subscribe its policy refuses (here a board's principal used as a
+    bridge); each attempt ends cleanly, with the reason kept and nothing logged by asyncio."""
+
+    def board_principal() -> tuple[str, str]:
+        cloud = iot_emulator.cloud_account()
+        cloud.ensure()
+        cloud.registry.register("8840f5209948", "user")
+        return iot_emulator.signed_token("8840f5209948")
+
+    token, signature = await asyncio.get_running_loop().run_in_executor(None, board_principal)
+    recorder = Recorder()
+    connection = BridgeConnection(
+        BridgeCredentials(
+            url=iot_emulator.ws_url,
+            authorizer_name="konnected-aws",
+            token=token,
+            signature=signature,
+            client_id="any-client-a-board-may-use",
+        ),
+        recorder.on_message,
+        recorder.on_change,
+        backoff_initial=0.2,
+        backoff_max=0.2,
+    )
+    connection.start()
+    try:
+        async with asyncio.timeout(40):
+            while len(iot_emulator.denials) < 2:
+                await asyncio.sleep(0.05)
+    finally:
+        await connection.stop()
+    gc.collect()
+    await asyncio.sleep(0)
+    assert connection.last_error
+    assert not connection.connected
+    assert "exception was never retrieved" not in caplog.text

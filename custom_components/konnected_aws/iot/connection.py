@@ -245,6 +245,12 @@ class BridgeConnection:
             timeout=CONNECT_TIMEOUT_SECONDS,
             clean_session=True,
         )
+        try:
+            await self._serve(client)
+        finally:
+            _retrieve_disconnect_error(client)
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
         async with client:
             for topic_filter in BRIDGE_SUBSCRIPTIONS:
                 # QoS 0 delivery: no PUBACK per report from our side. paho's WebSocket writer
@@ -264,6 +270,18 @@ class BridgeConnection:
                 except Exception:
                     # One bad consumer must not take the connection down for every board.
                     _LOGGER.exception("Error handling a report from %s", report.device_id)
+
+
+def _retrieve_disconnect_error(client: aiomqtt.Client) -> None:
+    """Mark the client's disconnect error as seen.
+
+    aiomqtt 2.5 no longer raises it when the context is left; a broker dropping the bridge during
+    a subscribe (AWS does on a policy refusal) then left asyncio logging "Future exception was
+    never retrieved" at ERROR. The error itself already ended `_session` and is in `last_error`.
+    """
+    disconnected = getattr(client, "_disconnected", None)
+    if isinstance(disconnected, asyncio.Future) and disconnected.done() and not disconnected.cancelled():
+        disconnected.exception()
 
 
 def _payload_bytes(payload: object) -> bytes:
