@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
 
+import aiohttp
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.konnected_aws.cloud.errors import CloudError
@@ -21,7 +22,7 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 
 from .conftest import BoardFactory
-from .test_end_to_end import MAC, setup_account, ssdp_info
+from .test_end_to_end import MAC, configure_zones, setup_account, ssdp_info, wait_for
 
 
 async def confirm(hass: HomeAssistant, board: SimulatedBoard) -> tuple[str, dict[str, object]]:
@@ -140,3 +141,73 @@ async def test_a_failed_rollback_is_remembered_and_retried(
     await hass.async_block_till_done()
     await assert_nothing_left(hass, iot_emulator, entry_id, board)
     assert await entry.runtime_data.orphans.async_ids() == []
+
+
+async def test_a_locked_board_says_so_and_nothing_stays_in_aws(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
+) -> None:
+    """Settings locked in the Konnected app: the 409 is shown as such, the registration undone."""
+    board = await make_board(MAC)
+    entry_id = await setup_account(hass, iot_emulator)
+    async with aiohttp.ClientSession() as session, session.put(
+        f"http://127.0.0.1:{board.http_port}/lock", json={"pwd": "secret"}
+    ) as response:
+        assert response.status == 200
+    _flow_id, result = await confirm(hass, board)
+    assert result["errors"] == {"base": "board_locked"}
+    await assert_nothing_left(hass, iot_emulator, entry_id, board)
+
+
+async def test_reconfiguring_a_board_removed_from_aws_says_so(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
+) -> None:
+    """Its device-table item deleted by hand: no token to send, a clear error, nothing stored."""
+    board = await make_board(MAC)
+    entry_id = await setup_account(hass, iot_emulator)
+    await adopt_on_second_click(hass, (await confirm_form(hass, board)))
+    entry = hass.config_entries.async_get_entry(entry_id)
+    assert entry is not None
+    await hass.async_add_executor_job(iot_emulator.cloud_account().registry.delete, board.device_id)
+    subentry_id = next(iter(entry.subentries))
+    result = await hass.config_entries.subentries.async_init(
+        (entry_id, "board"), context={"source": "reconfigure", "subentry_id": subentry_id}
+    )
+    result = await configure_zones(hass, result["flow_id"], {"1": {"type": "switch"}})
+    assert result["errors"] == {"base": "board_not_registered"}
+
+
+async def test_a_board_set_up_before_keeps_its_wiring_as_default(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
+) -> None:
+    """A board the old integration set up (REST mode) is adopted with the zones it already has."""
+    board = await make_board(MAC)
+    async with aiohttp.ClientSession() as session, session.put(
+        f"http://127.0.0.1:{board.http_port}/settings",
+        json={
+            "endpoint_type": "rest",
+            "endpoint": "http://192.0.2.1:8123/api/konnected",
+            "sensors": [{"pin": 1}],
+            "actuators": [{"pin": 8, "trigger": 0}],
+            "dht_sensors": [{"pin": 6, "poll_interval": 3}],
+            "ds18b20_sensors": [{"pin": 7, "poll_interval": 3}],
+        },
+    ) as response:
+        assert response.status == 200
+    await wait_for(lambda: board.boots >= 2, timeout=10)
+    await setup_account(hass, iot_emulator)
+    await adopt_on_second_click(hass, (await confirm_form(hass, board)))
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    zones = next(iter(entry.subentries.values())).data["zones"]
+    assert {zone: config["type"] for zone, config in zones.items()} == {
+        "1": "binary_sensor",
+        "out": "switch",
+        "4": "dht",
+        "5": "ds18b20",
+    }
+
+
+async def confirm_form(hass: HomeAssistant, board: SimulatedBoard) -> str:
+    """Open the discovered board's card; returns the flow id."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(board))
+    assert result["step_id"] == "adopt"
+    return str(result["flow_id"])
