@@ -4,6 +4,7 @@ touches nothing of the others and keeps the bridge connection up."""
 from __future__ import annotations
 
 from types import MappingProxyType
+from unittest.mock import patch
 
 from custom_components.konnected_aws.const import DOMAIN
 from custom_components.konnected_aws.iot.messages import ZoneState
@@ -12,7 +13,7 @@ from homeassistant.config_entries import SOURCE_RECONFIGURE, ConfigEntry, Config
 from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 
 from .conftest import BoardFactory
 from .test_end_to_end import (
@@ -129,3 +130,22 @@ async def test_adopt_change_and_remove_one_board_among_50(
     assert changed == []
     assert connection_changes == []
     assert hub.connected
+
+
+@patch("custom_components.konnected_aws.boards.RESET_RETRY_FOR", 0.5)
+async def test_removing_an_unreachable_board_says_how_to_reset_it(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
+) -> None:
+    """Revoked in AWS at once; the board itself cannot be told, so a repair issue says how."""
+    board = await make_board(MAC)
+    entry_id = await setup_account(hass, iot_emulator)
+    await adopt(hass, board)
+    entry = hass.config_entries.async_get_entry(entry_id)
+    assert entry is not None
+    await board.close()
+    hass.config_entries.async_remove_subentry(entry, next(iter(entry.subentries)))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"board_not_reset_{board.device_id}")
+    assert issue is not None
+    assert issue.translation_placeholders == {"name": f"Konnected {board.device_id[-6:]}", "reason": "it did not answer"}
+    assert await hass.async_add_executor_job(iot_emulator.cloud_account().registry.get, board.device_id) is None
