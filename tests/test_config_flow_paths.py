@@ -25,6 +25,7 @@ from homeassistant.config_entries import (
     SOURCE_SSDP,
     SOURCE_USER,
     ConfigEntryDisabler,
+    ConfigEntryState,
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, UnknownFlow
@@ -124,6 +125,8 @@ async def test_run_time_keys_that_cannot_reach_iot_are_refused_at_reauth(
 # --- boards while the account is not loaded ----------------------------------------------
 
 
+# An unloaded account may be reloading: cards wait for it (bounded; shortened here).
+@patch("custom_components.konnected_aws.config_flow.ACCOUNT_RELOAD_TIMEOUT", 0.5)
 async def test_board_flows_abort_while_the_account_is_unloaded(
     hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
 ) -> None:
@@ -169,15 +172,17 @@ async def test_a_disabled_account_adopts_nothing(
     assert result["reason"] == "account_not_loaded"
 
 
+@pytest.mark.parametrize("state", [ConfigEntryState.SETUP_IN_PROGRESS, ConfigEntryState.SETUP_RETRY])
 async def test_discovery_waits_for_a_reloading_account_only_so_long(
-    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory, state: ConfigEntryState
 ) -> None:
     entry_id = await setup_account(hass, iot_emulator)
     board = await make_board(MAC)
     entry = hass.config_entries.async_get_entry(entry_id)
     assert entry is not None
     # An account stuck in setup (e.g. AWS slow to answer) is waited for, then the card gives up.
-    entry._async_set_state(hass, entry.state.SETUP_IN_PROGRESS, None)  # noqa: SLF001 - no public way to hold an entry mid-setup
+    # A retrying setup is not waited for at all.
+    entry._async_set_state(hass, state, None)  # noqa: SLF001 - no public way to hold an entry mid-setup
     try:
         with patch("custom_components.konnected_aws.config_flow.ACCOUNT_RELOAD_TIMEOUT", 0.5):
             result = await hass.config_entries.flow.async_init(
@@ -187,6 +192,22 @@ async def test_discovery_waits_for_a_reloading_account_only_so_long(
         entry._async_set_state(hass, entry.state.LOADED, None)  # noqa: SLF001
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "account_not_loaded"
+
+
+async def test_a_discovered_board_that_goes_away_before_the_click(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
+) -> None:
+    entry_id = await setup_account(hass, iot_emulator)
+    board = await make_board(MAC)
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(board))
+    assert result["step_id"] == "adopt"
+    await board.close()
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "adopt"
+    assert result["errors"]["base"] in {"cannot_connect", "provision_failed"}
+    entry = hass.config_entries.async_get_entry(entry_id)
+    assert entry is not None and not entry.subentries
 
 
 # --- boards by address and their zones ----------------------------------------------------
@@ -340,6 +361,7 @@ async def test_legacy_card_of_a_board_that_does_not_answer(
     assert entry is not None and not entry.subentries
 
 
+@patch("custom_components.konnected_aws.config_flow.ACCOUNT_RELOAD_TIMEOUT", 0.5)
 # Removing the old entry leaves the registries' debounced save behind.
 @pytest.mark.parametrize("expected_lingering_timers", [True])
 async def test_legacy_card_when_the_account_or_the_old_entry_went_away(
