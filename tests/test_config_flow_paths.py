@@ -297,12 +297,6 @@ def _card(hass: HomeAssistant, board_id: str) -> str:
     return flow_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="config_flow.py legacy_confirm shows its no-account form as step 'discovery_confirm', so the "
-    "click lands in async_step_discovery_confirm, which asserts a discovered board (there is none)",
-)
 async def test_legacy_card_before_the_account_leads_into_account_setup(
     hass: HomeAssistant, make_board: BoardFactory, hass_storage: dict[str, Any]
 ) -> None:
@@ -312,7 +306,7 @@ async def test_legacy_card_before_the_account_leads_into_account_setup(
         DOMAIN, context={"source": SOURCE_INTEGRATION_DISCOVERY}, data={LEGACY_ENTRY_ID: _panel_entry_id()}
     )
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "discovery_confirm"
+    assert result["step_id"] == "legacy_account"
     assert result["description_placeholders"] == {"name": "Konnected Alarm Panel", "host": "127.0.0.1"}
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.FORM

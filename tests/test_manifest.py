@@ -118,7 +118,7 @@ def test_translations_cover_the_flows() -> None:
     """Every step id used by the flows has a translation."""
     strings = json.loads((INTEGRATION / "translations" / "en.json").read_text())
     flow_steps = set(strings["config"]["step"])
-    assert {"user", "reconfigure", "reauth_confirm", "discovery_confirm", "adopt", "legacy_confirm"} <= flow_steps
+    assert {"user", "reconfigure", "reauth_confirm", "discovery_confirm", "adopt", "legacy_confirm", "legacy_account"} <= flow_steps
     assert {"user", "zones", "zone_settings"} <= set(strings["config_subentries"]["board"]["step"])
 
 

@@ -498,7 +498,7 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
             if user_input is not None:
                 return await self.async_step_user()
             return self.async_show_form(
-                step_id="discovery_confirm", description_placeholders={"name": board.title, "host": board.host}
+                step_id="legacy_account", description_placeholders={"name": board.title, "host": board.host}
             )
         entry = await _async_account_entry(self.hass)
         if entry is None:
@@ -543,6 +543,10 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
             },
             errors=errors,
         )
+
+    async def async_step_legacy_account(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Lead an old board's card into connecting an account when none exists yet."""
+        return await self.async_step_legacy_confirm(user_input)
 
     async def async_step_adopt(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show the confirmation form of a discovered board, once an account exists."""
