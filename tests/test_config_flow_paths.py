@@ -3,11 +3,13 @@ account is not as expected, for the account, board-by-address, zone, legacy-card
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 from unittest.mock import patch
 
 import pytest
 
+from custom_components.konnected_aws import config_flow
 from custom_components.konnected_aws.cloud import CloudAccount
 from custom_components.konnected_aws.cloud.errors import (
     CloudError,
@@ -26,6 +28,7 @@ from homeassistant.config_entries import (
     SOURCE_USER,
     ConfigEntryDisabler,
     ConfigEntryState,
+    ConfigSubentry,
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, UnknownFlow
@@ -453,3 +456,31 @@ async def test_repair_refuses_keys_lacking_setup_permissions(hass: HomeAssistant
 async def test_repair_of_an_entry_that_is_gone(hass: HomeAssistant) -> None:
     with pytest.raises(UnknownFlow):
         await async_create_fix_flow(hass, "setup_keys_stored_x", {"entry_id": "gone"})
+
+
+async def test_a_board_added_by_address_during_its_discovery_adoption_is_not_added_twice(
+    hass: HomeAssistant, iot_emulator: IotEmulator, make_board: BoardFactory
+) -> None:
+    """Two tabs: the card's adoption finishes after the same board was added by address."""
+    board = await make_board(MAC)
+    entry_id = await setup_account(hass, iot_emulator)
+    entry = hass.config_entries.async_get_entry(entry_id)
+    assert entry is not None
+    card = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_SSDP}, data=ssdp_info(board))
+    original = config_flow.async_adopt_board
+
+    async def adopt_while_added_elsewhere(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        data = await original(*args, **kwargs)
+        hass.config_entries.async_add_subentry(
+            entry,
+            ConfigSubentry(
+                data=MappingProxyType(data), subentry_type="board", title="by address", unique_id=board.device_id
+            ),
+        )
+        return data
+
+    with patch.object(config_flow, "async_adopt_board", adopt_while_added_elsewhere):
+        result = await hass.config_entries.flow.async_configure(card["flow_id"], {})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert [sub.title for sub in entry.subentries.values()] == ["by address"]

@@ -36,7 +36,6 @@ async def test_a_spoofed_board_gets_no_token_and_sets_no_state(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     guard = entry.runtime_data.addresses
-    assert guard is not None
     assert guard.pending(board.device_id) == Address("127.0.0.1", spoof.http_port)
     assert entry.subentries[subentry.subentry_id].data["port"] == board.http_port
 

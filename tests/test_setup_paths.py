@@ -49,7 +49,6 @@ async def test_an_address_only_a_heartbeat_reports_is_checked_first(
     """A heartbeat naming an address where nothing answers, or junk, never moves the board."""
     board, entry = await adopted_board(hass, iot_emulator, make_board)
     guard = entry.runtime_data.addresses
-    assert guard is not None
     assert heartbeat_address({"ip": 5, "port": "80"}) is None
     assert heartbeat_address({"ip": "10.0.0.9", "port": 70000}) is None
     assert str(Address("10.0.0.9", 8123)) == "10.0.0.9:8123"

@@ -117,13 +117,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: KonnectedConfigEntry) ->
         cloud=cloud,
         hub=hub,
         orphans=(orphans := OrphanRegistrations(hass, entry.entry_id)),
+        # It reads the stored addresses from runtime_data only when a board reports.
+        addresses=(addresses := AddressGuard(hass, entry)),
         private_key_pem=private_key_pem,
         iot_url=url,
         authorizer_name=entry.data[CONF_AUTHORIZER_NAME],
         boards=boards,
         entry_data=dict(entry.data),
     )
-    entry.runtime_data.addresses = addresses = AddressGuard(hass, entry)
     hub.on_heartbeat = addresses.async_heartbeat
     entry.async_on_unload(orphans.async_start(cloud))
     _async_remove_stale_devices(hass, entry, boards)

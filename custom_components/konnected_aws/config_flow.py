@@ -613,8 +613,7 @@ def _async_update_known_board(hass: HomeAssistant, board_id: str, host: str, por
                 continue
             if entry.state is ConfigEntryState.LOADED:
                 guard = cast("KonnectedConfigEntry", entry).runtime_data.addresses
-                if guard is not None:
-                    guard.async_answered_at(board_id, Address(host, port))
+                guard.async_answered_at(board_id, Address(host, port))
             return True
     return False
 

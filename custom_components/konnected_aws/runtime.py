@@ -86,6 +86,8 @@ class KonnectedRuntime:
     cloud: CloudAccount
     hub: KonnectedHub
     orphans: OrphanRegistrations
+    # Addresses seen but not yet proven by the boards themselves.
+    addresses: AddressGuard
     private_key_pem: bytes
     # Where boards and the bridge connect (wss://<endpoint>/mqtt, or the emulator's URL).
     iot_url: str
@@ -95,8 +97,6 @@ class KonnectedRuntime:
     entry_data: dict[str, Any] = field(default_factory=dict)
     # One adder per platform (keyed by its domain), registered when the platform sets up.
     entity_adders: dict[str, BoardEntityAdder] = field(default_factory=dict)
-    # Addresses seen but not yet proven by the boards themselves (set right after setup).
-    addresses: AddressGuard | None = None
     # Each board subentry's data and title as last read, with what was read from them.
     seen_subentries: dict[str, tuple[Mapping[str, Any], str, BoardInfo]] = field(default_factory=dict)
     # Run once when a board joins the running entry, before its entities are added (by board id).
