@@ -435,7 +435,7 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
         """
         assert self._discovered is not None
         status, host, port = self._discovered
-        if _async_adopted_subentry(self.hass, status.board_id) is not None:
+        if _async_board_owner(self.hass, status.board_id) is not None:
             # Added by address while this card waited: never register or provision it twice.
             return self.async_abort(reason="already_configured")
         if not self._async_current_entries(include_ignore=False):
@@ -456,7 +456,7 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
             except AdoptionError as err:
                 errors["base"] = err.reason
             else:
-                if _async_adopted_subentry(self.hass, status.board_id) is not None:
+                if _async_board_owner(self.hass, status.board_id) is not None:
                     return self.async_abort(reason="already_configured")
                 self.hass.config_entries.async_add_subentry(
                     entry,
@@ -483,7 +483,7 @@ class KonnectedAwsConfigFlow(ConfigFlow, domain=DOMAIN):
             return self.async_abort(reason="not_supported")
         await self.async_set_unique_id(board.board_id)
         self._abort_if_unique_id_configured()
-        if _async_adopted_subentry(self.hass, board.board_id) is not None:
+        if _async_board_owner(self.hass, board.board_id) is not None:
             return self.async_abort(reason="already_configured")
         self._legacy_entry_id = board.entry_id
         self.context["title_placeholders"] = {"name": board.title, "host": board.host}
@@ -564,12 +564,12 @@ def _account_entries(hass: HomeAssistant) -> list[ConfigEntry]:
 
 
 @callback
-def _async_adopted_subentry(hass: HomeAssistant, board_id: str) -> ConfigSubentry | None:
-    """Return the board's subentry, if it is adopted."""
+def _async_board_owner(hass: HomeAssistant, board_id: str) -> ConfigEntry | None:
+    """Return the account entry the board is adopted into, if it is adopted."""
     for entry in _account_entries(hass):
         for subentry in entry.subentries.values():
             if subentry.subentry_type == SUBENTRY_BOARD and subentry.unique_id == board_id:
-                return subentry
+                return entry
     return None
 
 
@@ -607,15 +607,12 @@ def _async_update_known_board(hass: HomeAssistant, board_id: str, host: str, por
     The caller has seen the board's MAC there, which any LAN device can claim, so the address
     is only stored once the board's heartbeat through AWS IoT reports it too (addresses.py).
     """
-    for entry in _account_entries(hass):
-        for subentry in entry.subentries.values():
-            if subentry.unique_id != board_id:
-                continue
-            if entry.state is ConfigEntryState.LOADED:
-                guard = cast("KonnectedConfigEntry", entry).runtime_data.addresses
-                guard.async_answered_at(board_id, Address(host, port))
-            return True
-    return False
+    entry = _async_board_owner(hass, board_id)
+    if entry is None:
+        return False
+    if entry.state is ConfigEntryState.LOADED:
+        cast("KonnectedConfigEntry", entry).runtime_data.addresses.async_answered_at(board_id, Address(host, port))
+    return True
 
 
 # --- boards (subentries) ---------------------------------------------------------------
@@ -663,7 +660,7 @@ class BoardSubentryFlow(ConfigSubentryFlow):
             except AdoptionError as err:
                 errors["base"] = err.reason
             else:
-                if _async_adopted_subentry(self.hass, status.board_id) is not None:
+                if _async_board_owner(self.hass, status.board_id) is not None:
                     return self.async_abort(reason="already_configured")
                 self._status, self._host, self._port = status, host, port
                 self._current = default_zones(status)

@@ -272,10 +272,6 @@ class KonnectedHub:
                 del self._first_report[board_id]
         return True
 
-    async def async_wait_for_first_report(self, board_id: str, timeout: float) -> bool:
-        """Wait until anything arrives from the board through AWS IoT."""
-        return await self.async_wait_for_report(board_id, self.async_expect_report(board_id), timeout)
-
     async def async_send_command(self, board_id: str, command: ActuatorCommand) -> None:
         """Send an actuator command through AWS IoT."""
         await self.connection.send_command(board_id, command)
